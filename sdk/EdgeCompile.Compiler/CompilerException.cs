@@ -1,0 +1,43 @@
+using System;
+
+namespace EdgeCompile.Compiler;
+
+/// <summary>The stable diagnostic codes of the compiler (see the table in README.md).</summary>
+public static class Codes
+{
+    /// <summary>The file is not a readable ONNX model.</summary>
+    public const string UnreadableModel = "EC2001";
+    /// <summary>External tensor data is missing or out of range.</summary>
+    public const string ExternalData = "EC2002";
+    /// <summary>The model's opset or operator domain is outside what EdgeCompile supports.</summary>
+    public const string UnsupportedOpset = "EC2003";
+    /// <summary>The graph is malformed (undefined input, wrong input count, bad attribute).</summary>
+    public const string InvalidModel = "EC2004";
+    /// <summary>An element type EdgeCompile cannot compile.</summary>
+    public const string UnsupportedType = "EC2005";
+    /// <summary>An operator EdgeCompile cannot compile.</summary>
+    public const string UnsupportedOperator = "EC3001";
+    /// <summary>An operator form (attribute value, input combination) EdgeCompile cannot compile.</summary>
+    public const string UnsupportedOperatorForm = "EC3002";
+    /// <summary>A shape cannot be determined at build time.</summary>
+    public const string DynamicShape = "EC3003";
+    /// <summary>MaxShapes names a dimension the model does not have.</summary>
+    public const string UnknownDimension = "EC3004";
+    /// <summary>A symbolic dimension has no maximum in MaxShapes; the stated default is used.</summary>
+    public const string DefaultMaximum = "EC3005";
+    /// <summary>Cannot write the plan or weights.</summary>
+    public const string OutputFailure = "EC3006";
+}
+
+/// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>
+public sealed class CompilerException : Exception
+{
+    public CompilerException(string code, string message, string? node = null) : base(message)
+    {
+        Code = code;
+        Node = node;
+    }
+
+    public string Code { get; }
+    public string? Node { get; }
+}

@@ -1,0 +1,148 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using EdgeCompile.Compiler.Ir;
+using EdgeCompile.Compiler.Lowering;
+using EdgeCompile.Compiler.Onnx;
+using EdgeCompile.Compiler.Passes;
+using EdgeCompile.Compiler.Planning;
+
+namespace EdgeCompile.Compiler;
+
+/// <summary>What one &lt;EdgeModel&gt; item asks the compiler to do.</summary>
+/// <param name="ModelPath">The ONNX file.</param>
+/// <param name="ClassName">The generated class name.</param>
+/// <param name="Namespace">The generated class namespace.</param>
+/// <param name="MaxShapes">Raw <c>MaxShapes</c> metadata (<c>name=value;...</c>), or null.</param>
+/// <param name="Profile">Target profile name (<c>portable</c>, <c>x64-avx2</c>, ...).</param>
+/// <param name="PlanPath">Where to write the plan (<c>.edgeplan</c>).</param>
+/// <param name="WeightsPath">Where to write the packed weights blob.</param>
+/// <param name="ResourceName">Manifest resource name the blob will have in the consuming assembly.</param>
+public sealed record CompileRequest(
+    string ModelPath,
+    string ClassName,
+    string Namespace,
+    string? MaxShapes,
+    string Profile,
+    string PlanPath,
+    string WeightsPath,
+    string ResourceName);
+
+public enum Severity { Info, Warning, Error }
+
+/// <summary>A message for the build log. Errors and warnings carry a stable EC code.</summary>
+public sealed record CompilerMessage(Severity Severity, string Code, string Message, string File, string? Node = null)
+{
+    public override string ToString() =>
+        $"{File}: {Severity.ToString().ToLowerInvariant()} {Code}: {Message}{(Node is null ? "" : $" (node '{Node}')")}";
+}
+
+public sealed class CompileResult
+{
+    public CompileResult(IReadOnlyList<CompilerMessage> messages, Plan? plan = null)
+    {
+        Messages = messages;
+        Plan = plan;
+    }
+
+    public IReadOnlyList<CompilerMessage> Messages { get; }
+    /// <summary>The schedule that was written (null when compilation failed).</summary>
+    public Plan? Plan { get; }
+    public bool Success => Messages.All(m => m.Severity != Severity.Error);
+}
+
+/// <summary>The compiler's one entry point: ONNX file in, plan and weights blob out.</summary>
+public static class ModelCompiler
+{
+    /// <summary>Maximum of a symbolic dimension that MaxShapes does not name: 1 for batch-like names, else this.</summary>
+    public const long DefaultMaximum = 128;
+
+    public static CompileResult Compile(CompileRequest request)
+    {
+        var messages = new List<CompilerMessage>();
+        try
+        {
+            var plan = Build(request, messages);
+            var blob = WeightPacker.Pack(plan);
+            Write(request.PlanPath, plan.Write());
+            Write(request.WeightsPath, blob);
+            messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
+            return new CompileResult(messages, plan);
+        }
+        catch (CompilerException e)
+        {
+            messages.Add(new CompilerMessage(Severity.Error, e.Code, e.Message, request.ModelPath, e.Node));
+            return new CompileResult(messages);
+        }
+    }
+
+    /// <summary>Everything but writing files: import, infer, optimise, lower, plan memory.</summary>
+    public static Plan Build(CompileRequest request, List<CompilerMessage> messages)
+    {
+        var graph = OnnxImporter.Import(request.ModelPath);
+        var maxima = ResolveMaxima(graph, request, messages);
+        ShapeInference.Run(graph);
+        DeadCode.Run(graph);
+        Fusion.Run(graph);
+        DeadCode.Run(graph);
+        var plan = new Plan
+        {
+            ClassName = request.ClassName,
+            Namespace = request.Namespace,
+            Source = request.ModelPath.Replace('\\', '/'),
+            Profile = request.Profile,
+            Resource = request.ResourceName,
+            Parameters = graph.ParameterCount,
+        };
+        foreach (var d in graph.Dimensions) plan.Dimensions.Add((d, maxima[d]));
+        Lowerer.Lower(graph, plan);
+        plan.ArenaBytes = MemoryPlanner.Assign(plan, maxima);
+        return plan;
+    }
+
+    private static Dictionary<string, long> ResolveMaxima(Graph graph, CompileRequest request, List<CompilerMessage> messages)
+    {
+        var given = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var entry in (request.MaxShapes ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = entry.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < 1 || value > int.MaxValue)
+                throw new CompilerException(Codes.UnknownDimension, $"MaxShapes entry '{entry}' is not of the form name=positive-integer (e.g. MaxShapes=\"batch=1;sequence=128\").");
+            if (!graph.Dimensions.Contains(parts[0]))
+                throw new CompilerException(Codes.UnknownDimension,
+                    $"MaxShapes names '{parts[0]}', but the model's named dimensions are: {(graph.Dimensions.Count == 0 ? "(none)" : string.Join(", ", graph.Dimensions))}. Fix the name in MaxShapes.");
+            given[parts[0]] = value;
+        }
+        foreach (var d in graph.Dimensions)
+        {
+            if (given.ContainsKey(d)) continue;
+            long fallback = d.Contains("batch", StringComparison.OrdinalIgnoreCase) ? 1 : DefaultMaximum;
+            given[d] = fallback;
+            messages.Add(new CompilerMessage(Severity.Info, Codes.DefaultMaximum,
+                $"dimension '{d}' has no maximum in MaxShapes; using {fallback}. Set MaxShapes=\"{d}=N\" on the EdgeModel item to choose.", request.ModelPath));
+        }
+        return given;
+    }
+
+    private static string Summary(Plan plan) =>
+        $"{plan.ClassName}: {plan.Ops.Count} kernel calls, {plan.Parameters:N0} parameters, weights {plan.WeightBytes:N0} bytes, arena {plan.ArenaBytes:N0} bytes, profile {plan.Profile}";
+
+    private static void Write(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
+
+    private static void Write(string path, byte[] bytes)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            // Leave an identical file untouched so that its timestamp does not trigger rebuilds.
+            if (File.Exists(path) && new FileInfo(path).Length == bytes.Length && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes)) return;
+            File.WriteAllBytes(path, bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompilerException(Codes.OutputFailure, $"cannot write '{path}': {e.Message}");
+        }
+    }
+}

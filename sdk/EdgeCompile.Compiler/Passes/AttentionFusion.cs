@@ -1,0 +1,101 @@
+using System.Collections.Generic;
+using System.Linq;
+using EdgeCompile.Compiler.Ir;
+
+namespace EdgeCompile.Compiler.Passes;
+
+public static partial class Fusion
+{
+    /// <summary>
+    /// Multi-head scaled-dot-product attention as Hugging Face models export it:
+    /// q, k, v each a [B,S,H·D] projection reshaped to [B,S,H,D] and transposed to heads-first,
+    /// scores = q·kᵀ (scaled on q or on the scores, masked by an additive mask or masked_fill),
+    /// softmax, ·v, transposed back to [B,S,H,D]. The fused kernel reads q, k, v and writes the
+    /// result in their token-major layout, so none of the four transposes is materialised.
+    /// </summary>
+    private static (Node, Node)? AttentionFromSoftmax(Graph graph, Node softmax, Dictionary<Value, List<Node>> consumers, List<Node> prelude)
+    {
+        var scoresShape = softmax.In(0).Shape!;
+        if (scoresShape.Length != 4 || ShapeInference.Axis(softmax, softmax.Int("axis", -1), 4) != 3 || softmax.In(0).Type != ElementType.Float32) return null;
+
+        // Forward: probs (through Dropout) · v, then the transpose back to token-major.
+        var probs = softmax.Out;
+        while (consumers.TryGetValue(probs, out var next) && next.Count == 1 && next[0].OpType is "Dropout" or "Identity") probs = next[0].Out;
+        if (OnlyConsumer(consumers, probs, "MatMul") is not { } context || context.In(0) != probs) return null;
+        if (HeadsFirst(context.In(1), transposedKey: false) is not { } v) return null;
+        if (OnlyConsumer(consumers, context.Out, "Transpose") is not { } back || !back.Ints("perm")!.SequenceEqual(new long[] { 0, 2, 1, 3 })) return null;
+
+        // Backward: mask, scale, q·kᵀ.
+        var s = softmax.In(0);
+        Value? mask = null;
+        double scale = 1;
+        if (From(s, "Add") is { } add && From(add.Input(0), "MatMul") is null ^ From(add.Input(1), "MatMul") is null)
+        {
+            bool left = From(add.Input(0), "MatMul") is null && From(add.Input(0), "Div") is null && From(add.Input(0), "Mul") is null;
+            (mask, s) = left ? (add.In(0), add.In(1)) : (add.In(1), add.In(0));
+        }
+        else if (From(s, "Add") is { } add2 && IsScoreLike(add2.Input(0)) != IsScoreLike(add2.Input(1)))
+            (mask, s) = IsScoreLike(add2.Input(0)) ? (add2.In(1), add2.In(0)) : (add2.In(0), add2.In(1));
+        else if (From(s, "Where") is { } where && IsScalar(where.Input(1), out double fill) && where.In(2).Shape!.SequenceEqual(scoresShape))
+        {
+            // masked_fill(cond, fill): fill + score rounds to fill in float for any score the
+            // softmax can see, so it equals adding where(cond, fill, 0).
+            var zero = new Value(where.Name + "/zero", ElementType.Float32, System.Array.Empty<DimExpr>()) { Const = ConstTensor.Scalar(ElementType.Float32, 0) };
+            var cond = where.In(0);
+            mask = graph.NewValue(where.Name + "/additive_mask", ElementType.Float32, Broadcasting.Shape(where.Name, cond.Shape!, where.In(1).Shape!));
+            prelude.Add(new Node("Where", where.Name + "/additive_mask", new[] { cond, where.In(1), zero }, new[] { mask }));
+            s = where.In(2);
+        }
+        if (From(s, "Div") is { } div && IsScalar(div.Input(1), out double d)) (scale, s) = (1 / d, div.In(0));
+        else if (From(s, "Mul") is { } mul && IsScalar(mul.Input(1), out double m)) (scale, s) = (m, mul.In(0));
+        if (From(s, "MatMul") is not { } qk) return null;
+        var qValue = qk.In(0);
+        if (From(qValue, "Div") is { } qDiv && IsScalar(qDiv.Input(1), out double qd)) (scale, qValue) = (scale / qd, qDiv.In(0));
+        else if (From(qValue, "Mul") is { } qMul && IsScalar(qMul.Input(1), out double qm)) (scale, qValue) = (scale * qm, qMul.In(0));
+        if (HeadsFirst(qValue, transposedKey: false) is not { } q || HeadsFirst(qk.In(1), transposedKey: true) is not { } k) return null;
+
+        DimExpr batch = q.Source.Shape![0], seqQ = q.Source.Shape![1], heads = q.Heads, headDim = q.Dim, seqK = k.Source.Shape![1];
+        if (k.Heads != heads || v.Heads != heads || k.Dim != headDim || v.Source.Shape![1] != seqK || k.Source.Shape![0] != batch || v.Source.Shape![0] != batch) return null;
+
+        AttentionMask? maskLayout = null;
+        if (mask is not null)
+        {
+            if (mask.Type != ElementType.Float32 || mask.Rank > 4) return null;
+            var full = new[] { batch, heads, seqQ, seqK };
+            var strides = Lowering.StridedSpace.BroadcastStrides(mask.Shape!, full);
+            if (strides[3] != DimExpr.One && seqK != DimExpr.One) return null;
+            maskLayout = new AttentionMask(strides[0], strides[1], strides[2]);
+        }
+        var layout = new AttentionLayout(batch, heads, seqQ, seqK, headDim, v.Dim, scale, Operand(q), Operand(k), Operand(v), maskLayout);
+        var fused = new Node(FusedOps.Attention, softmax.Name, new[] { q.Source, k.Source, v.Source, mask }, new[] { back.Out }) { Payload = layout };
+        return (back, fused);
+    }
+
+    private static bool IsScoreLike(Value? v) => From(v, "MatMul") is not null || From(v, "Div") is { } d && From(d.Input(0), "MatMul") is not null || From(v, "Mul") is { } m && From(m.Input(0), "MatMul") is not null;
+
+    /// <summary>A [B,S,H·D] tensor viewed as [B,S,H,D] and transposed heads-first (keys also transposed to [B,H,D,S]).</summary>
+    private sealed record HeadsView(Value Source, DimExpr Heads, DimExpr Dim);
+
+    private static HeadsView? HeadsFirst(Value v, bool transposedKey)
+    {
+        if (From(v, "Transpose") is not { } t) return null;
+        var perm = t.Ints("perm");
+        Value reshaped;
+        if (transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 2, 3, 1 })) reshaped = t.In(0);
+        else if (transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 1, 3, 2 }) && From(t.In(0), "Transpose") is { } inner
+                 && inner.Ints("perm") is { } p2 && p2.SequenceEqual(new long[] { 0, 2, 1, 3 })) reshaped = inner.In(0);
+        else if (!transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 2, 1, 3 })) reshaped = t.In(0);
+        else return null;
+        if (From(reshaped, "Reshape") is not { } reshape || reshaped.Rank != 4) return null;
+        var source = reshape.In(0);
+        if (source.Rank != 3 || source.Type != ElementType.Float32 || source.Shape![0] != reshaped.Shape![0] || source.Shape![1] != reshaped.Shape![1]) return null;
+        if (reshaped.Shape![2] * reshaped.Shape![3] != source.Shape![2]) return null;
+        return new HeadsView(source, reshaped.Shape![2], reshaped.Shape![3]);
+    }
+
+    private static AttentionOperand Operand(HeadsView h)
+    {
+        var shape = h.Source.Shape!;
+        return new AttentionOperand(DimExpr.Const(0), shape[1] * shape[2], shape[2], h.Dim);
+    }
+}
