@@ -1,72 +1,77 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Text;
 
 namespace EdgeCompile.Compiler.Ir;
 
 /// <summary>
-/// A dimension size known at build time up to symbolic dimensions: a monomial
-/// <c>coefficient · sym1 · sym2 · ...</c> (e.g. <c>12·batch·sequence</c>). Exported transformer
-/// graphs only ever multiply, divide and reorder shape values, so monomials are enough to fold
-/// their Shape→Gather→Concat→Reshape chains; anything else is reported as not static.
+/// A dimension size known at build time up to symbolic dimensions: an integer polynomial in
+/// the named dimensions (<c>12*batch*sequence</c>, <c>sequence-1</c>). Exported graphs multiply,
+/// divide, slice and concatenate shape values, so sums and products are folded exactly;
+/// division only when it is exact term by term. Anything else is reported as not static.
 /// </summary>
 public sealed class DimExpr : IEquatable<DimExpr>
 {
-    private readonly string[] _symbols; // sorted, with repetition
+    /// <summary>One monomial: coefficient · product of symbols (sorted, with repetition).</summary>
+    private readonly record struct Term(long Coefficient, string Key, string[] Symbols);
 
-    private DimExpr(long coefficient, string[] symbols)
+    private readonly Term[] _terms; // canonical: sorted by key, no zero coefficients
+
+    private DimExpr(IEnumerable<Term> terms)
     {
-        Coefficient = coefficient;
-        _symbols = symbols;
+        _terms = terms.GroupBy(t => t.Key, StringComparer.Ordinal)
+            .Select(g => new Term(g.Sum(t => t.Coefficient), g.Key, g.First().Symbols))
+            .Where(t => t.Coefficient != 0)
+            .OrderBy(t => -t.Symbols.Length).ThenBy(t => t.Key, StringComparer.Ordinal)
+            .ToArray();
     }
 
-    public long Coefficient { get; }
-    public IReadOnlyList<string> Symbols => _symbols;
-    public bool IsConstant => _symbols.Length == 0;
+    private static Term MakeTerm(long coefficient, IEnumerable<string> symbols)
+    {
+        var sorted = symbols.OrderBy(s => s, StringComparer.Ordinal).ToArray();
+        return new Term(coefficient, string.Join("*", sorted), sorted);
+    }
 
-    public static DimExpr Const(long value) => new(value, Array.Empty<string>());
-    public static DimExpr Symbol(string name) => new(1, new[] { name });
+    public static DimExpr Const(long value) => new(new[] { MakeTerm(value, Array.Empty<string>()) });
+    public static DimExpr Symbol(string name) => new(new[] { MakeTerm(1, new[] { name }) });
     public static readonly DimExpr One = Const(1);
 
-    public long ConstValue => IsConstant ? Coefficient : throw new InvalidOperationException($"'{this}' is not a constant");
+    public bool IsConstant => _terms.All(t => t.Symbols.Length == 0);
+    public long ConstValue => IsConstant ? (_terms.Length == 0 ? 0 : _terms[0].Coefficient) : throw new InvalidOperationException($"'{this}' is not a constant");
 
-    public static DimExpr operator *(DimExpr a, DimExpr b)
-    {
-        if (a.Coefficient == 0 || b.Coefficient == 0) return Const(0);
-        var symbols = a._symbols.Concat(b._symbols).OrderBy(s => s, StringComparer.Ordinal).ToArray();
-        return new DimExpr(a.Coefficient * b.Coefficient, symbols);
-    }
+    public static DimExpr operator *(DimExpr a, DimExpr b) =>
+        new(a._terms.SelectMany(x => b._terms.Select(y => MakeTerm(x.Coefficient * y.Coefficient, x.Symbols.Concat(y.Symbols)))));
 
-    /// <summary>Exact division, or null when the quotient is not a monomial.</summary>
+    public static DimExpr operator +(DimExpr a, DimExpr b) => new(a._terms.Concat(b._terms));
+    public static DimExpr operator -(DimExpr a, DimExpr b) => a + b.Negate();
+    public DimExpr Negate() => new(_terms.Select(t => t with { Coefficient = -t.Coefficient }));
+
+    /// <summary>Sum (always exact for polynomials; kept for call sites that read as a try).</summary>
+    public DimExpr? TryAdd(DimExpr other) => this + other;
+    public DimExpr? TryNegate() => Negate();
+
+    /// <summary>Exact division by a monomial, or null when some term does not divide.</summary>
     public DimExpr? TryDivide(DimExpr divisor)
     {
-        if (divisor.Coefficient == 0 || Coefficient % divisor.Coefficient != 0) return null;
-        var remaining = _symbols.ToList();
-        foreach (var s in divisor._symbols)
-            if (!remaining.Remove(s)) return null;
-        return new DimExpr(Coefficient / divisor.Coefficient, remaining.ToArray());
+        if (divisor._terms.Length != 1 || divisor._terms[0].Coefficient == 0) return null;
+        var d = divisor._terms[0];
+        var result = new List<Term>();
+        foreach (var t in _terms)
+        {
+            if (t.Coefficient % d.Coefficient != 0) return null;
+            var remaining = t.Symbols.ToList();
+            foreach (var s in d.Symbols)
+                if (!remaining.Remove(s)) return null;
+            result.Add(MakeTerm(t.Coefficient / d.Coefficient, remaining));
+        }
+        return new DimExpr(result);
     }
-
-    /// <summary>Sum, or null unless both are constants or multiples of the same symbols.</summary>
-    public DimExpr? TryAdd(DimExpr other)
-    {
-        if (Coefficient == 0) return other;
-        if (other.Coefficient == 0) return this;
-        if (!_symbols.SequenceEqual(other._symbols)) return null;
-        var sum = Coefficient + other.Coefficient;
-        return sum == 0 ? Const(0) : new DimExpr(sum, _symbols);
-    }
-
-    public DimExpr? TryNegate() => new DimExpr(-Coefficient, _symbols);
 
     /// <summary>Value with every symbol replaced by its value in <paramref name="values"/>.</summary>
-    public long Evaluate(IReadOnlyDictionary<string, long> values)
-    {
-        long v = Coefficient;
-        foreach (var s in _symbols) v *= values[s];
-        return v;
-    }
+    public long Evaluate(IReadOnlyDictionary<string, long> values) =>
+        _terms.Sum(t => t.Symbols.Aggregate(t.Coefficient, (acc, s) => acc * values[s]));
 
     public static DimExpr Product(IEnumerable<DimExpr> dims)
     {
@@ -76,25 +81,39 @@ public sealed class DimExpr : IEquatable<DimExpr>
     }
 
     public bool Equals(DimExpr? other) =>
-        other is not null && Coefficient == other.Coefficient && _symbols.SequenceEqual(other._symbols);
+        other is not null && _terms.Length == other._terms.Length
+        && _terms.Zip(other._terms).All(p => p.First.Coefficient == p.Second.Coefficient && p.First.Key == p.Second.Key);
     public override bool Equals(object? obj) => Equals(obj as DimExpr);
     public override int GetHashCode()
     {
         var h = new HashCode();
-        h.Add(Coefficient);
-        foreach (var s in _symbols) h.Add(s, StringComparer.Ordinal);
+        foreach (var t in _terms) { h.Add(t.Coefficient); h.Add(t.Key, StringComparer.Ordinal); }
         return h.ToHashCode();
     }
     public static bool operator ==(DimExpr? a, DimExpr? b) => a is null ? b is null : a.Equals(b);
     public static bool operator !=(DimExpr? a, DimExpr? b) => !(a == b);
 
-    /// <summary>Plan syntax: <c>64</c>, <c>sequence</c>, <c>12*batch*sequence</c>.</summary>
+    /// <summary>
+    /// Plan syntax, a C# integer expression over the dimension names: <c>64</c>, <c>sequence</c>,
+    /// <c>12*batch*sequence</c>, and sums in parentheses so they multiply safely: <c>(sequence-1)</c>.
+    /// </summary>
     public override string ToString()
     {
-        if (IsConstant) return Coefficient.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (_terms.Length == 0) return "0";
         var sb = new StringBuilder();
-        if (Coefficient != 1) sb.Append(Coefficient.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('*');
-        sb.Append(string.Join("*", _symbols));
-        return sb.ToString();
+        foreach (var t in _terms)
+        {
+            long c = t.Coefficient;
+            if (sb.Length > 0) sb.Append(c < 0 ? '-' : '+');
+            else if (c < 0) sb.Append('-');
+            long abs = Math.Abs(c);
+            if (t.Symbols.Length == 0) sb.Append(abs.ToString(CultureInfo.InvariantCulture));
+            else
+            {
+                if (abs != 1) sb.Append(abs.ToString(CultureInfo.InvariantCulture)).Append('*');
+                sb.Append(t.Key);
+            }
+        }
+        return _terms.Length > 1 || _terms[0].Coefficient < 0 ? "(" + sb + ")" : sb.ToString();
     }
 }

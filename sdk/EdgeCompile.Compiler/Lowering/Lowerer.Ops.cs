@@ -189,6 +189,18 @@ public sealed partial class Lowerer
         EmitStridedCopy(Tensor(x), Define(n.Out), space, DimExpr.Const(0), DimExpr.Const(0));
     }
 
+    private void LowerPad(Node n)
+    {
+        var x = n.In(0);
+        var (begin, _) = ShapeInference.PadAmounts(n, x.Rank);
+        var y = Define(n.Out);
+        double value = n.Input(2) is { } v ? ScalarOf(v) : 0;
+        Emit("Fill", Array.Empty<PlanTensor>(), new[] { y }, new[] { ("value", Plan.Literal(x.Type, value)) });
+        var yStrides = StridedSpace.Contiguous(n.Out.Shape!);
+        var offset = Sum(yStrides.Select((s, i) => s * DimExpr.Const(begin[i])));
+        EmitStridedCopy(Tensor(x), y, new StridedSpace(x.Shape!, new[] { StridedSpace.Contiguous(x.Shape!), yStrides }), DimExpr.Const(0), offset);
+    }
+
     private void LowerGather(Node n)
     {
         var (data, indices) = (n.In(0), n.In(1));

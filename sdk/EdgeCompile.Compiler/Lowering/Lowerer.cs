@@ -157,6 +157,7 @@ public sealed partial class Lowerer
             case "Concat": LowerConcat(n); return;
             case "Split": LowerSplit(n); return;
             case "Expand": LowerExpand(n); return;
+            case "Pad": LowerPad(n); return;
             case "Gather": LowerGather(n); return;
             case "Where": LowerWhere(n); return;
             case "MatMul": LowerMatMul(n); return;

@@ -46,15 +46,15 @@ public sealed record SliceGeometry(DimExpr[] Starts, long[] Steps, DimExpr[] Out
                 outShape[axis] = DimExpr.Const(count);
                 continue;
             }
-            // A named dimension or a named end: only forward slices from a fixed start are
-            // static, which is what exporters produce (x[:, :seq_len], x[:, 1:]).
-            if (step != 1 || !starts[i].IsConstant || starts[i].ConstValue < 0) throw Dynamic(n, "bounds");
-            long start = starts[i].ConstValue;
+            // A named dimension or a named end: forward slices are static, with negative bounds
+            // counted from the (named) end as exporters produce them (x[:, :seq_len], x[:, 1:], x[:, :-1]).
+            if (step != 1) throw Dynamic(n, "bounds");
+            var start = starts[i].IsConstant && starts[i].ConstValue < 0 ? d + starts[i] : starts[i];
             var end = ends[i];
             if (end.IsConstant && end.ConstValue >= int.MaxValue) end = d;
-            if (end.IsConstant && end.ConstValue < 0) throw Dynamic(n, "bounds");
-            outStarts[axis] = DimExpr.Const(start);
-            outShape[axis] = end.TryAdd(DimExpr.Const(-start)) ?? throw Dynamic(n, "bounds");
+            else if (end.IsConstant && end.ConstValue < 0) end = d + end;
+            outStarts[axis] = start;
+            outShape[axis] = end - start;
         }
         return new SliceGeometry(outStarts, outSteps, outShape);
     }

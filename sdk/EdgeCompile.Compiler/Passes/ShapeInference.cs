@@ -214,6 +214,13 @@ public static class ShapeInference
                     return;
                 }
             case "Split": InferSplit(n); return;
+            case "Pad":
+                {
+                    var x = n.In(0);
+                    var (begin, end) = PadAmounts(n, x.Rank);
+                    Set(n.Out, x.Type, x.Shape!.Select((d, i) => d + DimExpr.Const(begin[i] + end[i])).ToArray());
+                    return;
+                }
             case "Sum":
             case "Mean":
                 {
@@ -595,6 +602,26 @@ public static class ShapeInference
         }
         var even = dim.TryDivide(DimExpr.Const(parts)) ?? throw new CompilerException(Codes.DynamicShape, "Split of a named dimension into unequal parts.", n.Name);
         return Enumerable.Repeat(even, parts).ToArray();
+    }
+
+    /// <summary>Pad's per-axis amounts (constant mode, non-negative: what exporters emit for F.pad).</summary>
+    public static (long[] Begin, long[] End) PadAmounts(Node n, int rank)
+    {
+        if (n.Str("mode", "constant") != "constant")
+            throw new CompilerException(Codes.UnsupportedOperatorForm, $"Pad mode '{n.Str("mode", "constant")}' is not supported (constant only).", n.Name);
+        var pads = ConstInts(n, 1, "pads");
+        long[] axes = n.Input(3) is not null ? ConstInts(n, 3, "axes") : Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
+        if (pads.Length != axes.Length * 2) throw new CompilerException(Codes.InvalidModel, "Pad's pads do not match its axes.", n.Name);
+        var begin = new long[rank];
+        var end = new long[rank];
+        for (int i = 0; i < axes.Length; i++)
+        {
+            int axis = Axis(n, axes[i], rank);
+            (begin[axis], end[axis]) = (pads[i], pads[i + axes.Length]);
+        }
+        if (begin.Concat(end).Any(p => p < 0))
+            throw new CompilerException(Codes.UnsupportedOperatorForm, "Pad with negative amounts (cropping) is not supported; use Slice.", n.Name);
+        return (begin, end);
     }
 
     private static void InferSplit(Node n)

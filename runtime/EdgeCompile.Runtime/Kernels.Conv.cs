@@ -1,0 +1,174 @@
+using System;
+using System.Numerics.Tensors;
+
+namespace EdgeCompile.Runtime;
+
+public static partial class Kernels
+{
+    /// <summary>
+    /// 2-D convolution, NCHW. <c>w</c> is <c>[outChannels, inChannels/groups, kernelHeight, kernelWidth]</c>;
+    /// <c>bias</c> has length <c>outChannels</c> or is empty; positions outside the image read 0 (top/left padding
+    /// given, bottom/right implied by the output size); the activation is applied in the epilogue.
+    /// <c>y</c> must not overlap the inputs.
+    /// </summary>
+    public static void Conv2d(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, Activation activation)
+    {
+        Guard.NonNegative(batch, nameof(batch));
+        Guard.Positive(inChannels, nameof(inChannels)); Guard.NonNegative(inHeight, nameof(inHeight)); Guard.NonNegative(inWidth, nameof(inWidth));
+        Guard.Positive(outChannels, nameof(outChannels)); Guard.NonNegative(outHeight, nameof(outHeight)); Guard.NonNegative(outWidth, nameof(outWidth));
+        Guard.Positive(kernelHeight, nameof(kernelHeight)); Guard.Positive(kernelWidth, nameof(kernelWidth));
+        Guard.Positive(strideHeight, nameof(strideHeight)); Guard.Positive(strideWidth, nameof(strideWidth));
+        Guard.NonNegative(padTop, nameof(padTop)); Guard.NonNegative(padLeft, nameof(padLeft));
+        Guard.Positive(dilationHeight, nameof(dilationHeight)); Guard.Positive(dilationWidth, nameof(dilationWidth));
+        Guard.Positive(groups, nameof(groups));
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ArgumentException($"groups ({groups}) must divide inChannels ({inChannels}) and outChannels ({outChannels}).", nameof(groups));
+        int icPerGroup = inChannels / groups, ocPerGroup = outChannels / groups;
+        int inPlane = inHeight * inWidth, outPlane = outHeight * outWidth, kernelSize = kernelHeight * kernelWidth;
+        Guard.Length(x.Length, (long)batch * inChannels * inPlane, nameof(x));
+        Guard.Length(w.Length, (long)outChannels * icPerGroup * kernelSize, nameof(w));
+        if (!bias.IsEmpty) Guard.Length(bias.Length, outChannels, nameof(bias));
+        Guard.Length(y.Length, (long)batch * outChannels * outPlane, nameof(y));
+        if (y.Length == 0) return;
+
+        // 1×1, stride 1, no padding, one group: a matrix product per image, y[b] = w · x[b].
+        if (kernelSize == 1 && groups == 1 && strideHeight == 1 && strideWidth == 1 && padTop == 0 && padLeft == 0
+            && outHeight == inHeight && outWidth == inWidth)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                Span<float> yb = y.Slice(b * outChannels * outPlane, outChannels * outPlane);
+                Gemm.Multiply(w, x.Slice(b * inChannels * inPlane, inChannels * inPlane), yb, outChannels, inChannels, outPlane);
+                for (int oc = 0; oc < outChannels; oc++)
+                {
+                    Span<float> yp = yb.Slice(oc * outPlane, outPlane);
+                    if (!bias.IsEmpty) TensorPrimitives.Add(yp, bias[oc], yp);
+                    ApplyActivation(yp, activation);
+                }
+            }
+            return;
+        }
+
+        for (int b = 0; b < batch; b++)
+        for (int oc = 0; oc < outChannels; oc++)
+        {
+            int g = oc / ocPerGroup;
+            Span<float> yp = y.Slice((b * outChannels + oc) * outPlane, outPlane);
+            yp.Fill(bias.IsEmpty ? 0f : bias[oc]);
+            for (int icg = 0; icg < icPerGroup; icg++)
+            {
+                int ic = g * icPerGroup + icg;
+                ReadOnlySpan<float> xp = x.Slice((b * inChannels + ic) * inPlane, inPlane);
+                ReadOnlySpan<float> wk = w.Slice((oc * icPerGroup + icg) * kernelSize, kernelSize);
+                for (int kh = 0; kh < kernelHeight; kh++)
+                for (int kw = 0; kw < kernelWidth; kw++)
+                {
+                    float wv = wk[kh * kernelWidth + kw];
+                    int offW = kw * dilationWidth - padLeft;                 // iw = ow·strideWidth + offW
+                    int owStart = offW >= 0 ? 0 : (-offW + strideWidth - 1) / strideWidth;
+                    int lastIw = inWidth - 1 - offW;                         // ow·strideWidth ≤ lastIw
+                    int owEnd = lastIw < 0 ? 0 : Math.Min(outWidth, lastIw / strideWidth + 1);
+                    int count = owEnd - owStart;
+                    if (count <= 0) continue;
+                    int offH = kh * dilationHeight - padTop;
+                    for (int oh = 0; oh < outHeight; oh++)
+                    {
+                        int ih = oh * strideHeight + offH;
+                        if ((uint)ih >= (uint)inHeight) continue;
+                        Span<float> yRow = yp.Slice(oh * outWidth + owStart, count);
+                        int iw0 = ih * inWidth + owStart * strideWidth + offW;
+                        if (strideWidth == 1)
+                        {
+                            ReadOnlySpan<float> xRow = xp.Slice(iw0, count);
+                            TensorPrimitives.MultiplyAdd(xRow, wv, yRow, yRow);
+                        }
+                        else
+                        {
+                            for (int t = 0, iw = iw0; t < yRow.Length; t++, iw += strideWidth) yRow[t] += wv * xp[iw];
+                        }
+                    }
+                }
+            }
+            ApplyActivation(yp, activation);
+        }
+    }
+
+    /// <summary>
+    /// Average pooling over <c>planes</c> = batch·channels planes. With <paramref name="countIncludePad"/> the divisor is
+    /// always <c>kernelHeight·kernelWidth</c>; otherwise it is the number of positions inside the image.
+    /// </summary>
+    public static void AveragePool2d(ReadOnlySpan<float> x, Span<float> y, int planes, int inHeight, int inWidth, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft, bool countIncludePad)
+    {
+        CheckPool(x.Length, y.Length, planes, inHeight, inWidth, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft);
+        int inPlane = inHeight * inWidth, outPlane = outHeight * outWidth;
+        for (int p = 0; p < planes; p++)
+        {
+            ReadOnlySpan<float> xp = x.Slice(p * inPlane, inPlane);
+            Span<float> yp = y.Slice(p * outPlane, outPlane);
+            for (int oh = 0; oh < outHeight; oh++)
+            {
+                int h0 = oh * strideHeight - padTop;
+                int hs = Math.Max(h0, 0), he = Math.Min(h0 + kernelHeight, inHeight);
+                for (int ow = 0; ow < outWidth; ow++)
+                {
+                    int w0 = ow * strideWidth - padLeft;
+                    int ws = Math.Max(w0, 0), we = Math.Min(w0 + kernelWidth, inWidth);
+                    float sum = 0f;
+                    for (int ih = hs; ih < he; ih++)
+                    {
+                        ReadOnlySpan<float> row = xp.Slice(ih * inWidth, inWidth);
+                        for (int iw = ws; iw < we; iw++) sum += row[iw];
+                    }
+                    int divisor = countIncludePad ? kernelHeight * kernelWidth : Math.Max(he - hs, 0) * Math.Max(we - ws, 0);
+                    yp[oh * outWidth + ow] = divisor == 0 ? 0f : sum / divisor;
+                }
+            }
+        }
+    }
+
+    /// <summary>Max pooling over <c>planes</c> = batch·channels planes; padding never wins (a window entirely in padding gives float.MinValue).</summary>
+    public static void MaxPool2d(ReadOnlySpan<float> x, Span<float> y, int planes, int inHeight, int inWidth, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft)
+    {
+        CheckPool(x.Length, y.Length, planes, inHeight, inWidth, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft);
+        int inPlane = inHeight * inWidth, outPlane = outHeight * outWidth;
+        for (int p = 0; p < planes; p++)
+        {
+            ReadOnlySpan<float> xp = x.Slice(p * inPlane, inPlane);
+            Span<float> yp = y.Slice(p * outPlane, outPlane);
+            for (int oh = 0; oh < outHeight; oh++)
+            {
+                int h0 = oh * strideHeight - padTop;
+                int hs = Math.Max(h0, 0), he = Math.Min(h0 + kernelHeight, inHeight);
+                for (int ow = 0; ow < outWidth; ow++)
+                {
+                    int w0 = ow * strideWidth - padLeft;
+                    int ws = Math.Max(w0, 0), we = Math.Min(w0 + kernelWidth, inWidth);
+                    float max = float.MinValue;
+                    for (int ih = hs; ih < he; ih++)
+                    {
+                        ReadOnlySpan<float> row = xp.Slice(ih * inWidth, inWidth);
+                        for (int iw = ws; iw < we; iw++) { float v = row[iw]; if (v > max || float.IsNaN(v)) max = v; }
+                    }
+                    yp[oh * outWidth + ow] = max;
+                }
+            }
+        }
+    }
+
+    private static void CheckPool(int xLength, int yLength, int planes, int inHeight, int inWidth, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft)
+    {
+        Guard.NonNegative(planes, nameof(planes)); Guard.NonNegative(inHeight, nameof(inHeight)); Guard.NonNegative(inWidth, nameof(inWidth));
+        Guard.NonNegative(outHeight, nameof(outHeight)); Guard.NonNegative(outWidth, nameof(outWidth));
+        Guard.Positive(kernelHeight, nameof(kernelHeight)); Guard.Positive(kernelWidth, nameof(kernelWidth));
+        Guard.Positive(strideHeight, nameof(strideHeight)); Guard.Positive(strideWidth, nameof(strideWidth));
+        Guard.NonNegative(padTop, nameof(padTop)); Guard.NonNegative(padLeft, nameof(padLeft));
+        Guard.Length(xLength, (long)planes * inHeight * inWidth, "x");
+        Guard.Length(yLength, (long)planes * outHeight * outWidth, "y");
+    }
+}

@@ -1,0 +1,756 @@
+using System;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace EdgeCompile.Runtime;
+
+/// <summary>
+/// The runtime kernels that generated model code calls. Every kernel works on spans, validates the
+/// lengths it relies on once per call, allocates nothing and relies on span bounds.
+/// Elementwise kernels accept <c>y</c> being exactly the same memory as an input (in place).
+/// </summary>
+public static partial class Kernels
+{
+    // ---------------------------------------------------------------- copy, fill, range
+
+    /// <summary><c>y = x</c>; equal lengths.</summary>
+    public static void Copy<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged
+    {
+        Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y));
+        x.CopyTo(y);
+    }
+
+    /// <summary>Every element of <paramref name="y"/> = <paramref name="value"/>.</summary>
+    public static void Fill<T>(Span<T> y, T value) where T : unmanaged => y.Fill(value);
+
+    /// <summary><c>y[i] = start + i·delta</c>.</summary>
+    public static void Range(Span<float> y, float start, float delta) { for (int i = 0; i < y.Length; i++) y[i] = start + i * delta; }
+
+    /// <summary><c>y[i] = start + i·delta</c>.</summary>
+    public static void Range(Span<long> y, long start, long delta) { for (int i = 0; i < y.Length; i++) y[i] = unchecked(start + i * delta); }
+
+    /// <summary><c>y[i] = start + i·delta</c>.</summary>
+    public static void Range(Span<int> y, int start, int delta) { for (int i = 0; i < y.Length; i++) y[i] = unchecked(start + i * delta); }
+
+    // ---------------------------------------------------------------- unary float
+
+    /// <summary><c>max(0, x)</c>.</summary>
+    public static void Relu(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new ReluOperator());
+    /// <summary>Logistic sigmoid.</summary>
+    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Sigmoid(x, y); }
+    /// <summary>Hyperbolic tangent.</summary>
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Tanh(x, y); }
+    /// <summary>Error function (max abs error ≈ 1e-7).</summary>
+    public static void Erf(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new ErfOperator());
+    /// <summary>Exact GELU <c>0.5x(1+erf(x/√2))</c>.</summary>
+    public static void Gelu(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new GeluOperator());
+    /// <summary>GELU, tanh approximation <c>0.5x(1+tanh(√(2/π)(x+0.044715x³)))</c>.</summary>
+    public static void GeluTanh(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new GeluTanhOperator());
+    /// <summary><c>x·sigmoid(x)</c>.</summary>
+    public static void Silu(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new SiluOperator());
+    /// <summary>Square root.</summary>
+    public static void Sqrt(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Sqrt(x, y); }
+    /// <summary>e^x.</summary>
+    public static void Exp(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Exp(x, y); }
+    /// <summary>Natural logarithm.</summary>
+    public static void Log(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Log(x, y); }
+    /// <summary><c>-x</c>.</summary>
+    public static void Neg(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Negate(x, y); }
+    /// <summary><c>|x|</c>.</summary>
+    public static void Abs(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Abs(x, y); }
+    /// <summary><c>1/x</c>.</summary>
+    public static void Reciprocal(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Reciprocal(x, y); }
+    /// <summary>Round toward −∞.</summary>
+    public static void Floor(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Floor(x, y); }
+    /// <summary>Round toward +∞.</summary>
+    public static void Ceil(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Ceiling(x, y); }
+    /// <summary>Sine.</summary>
+    public static void Sin(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Sin(x, y); }
+    /// <summary>Cosine.</summary>
+    public static void Cos(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Cos(x, y); }
+    /// <summary><c>log(1+e^x)</c>, computed without overflow.</summary>
+    public static void Softplus(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new SoftplusOperator());
+    /// <summary>−1, 0 or 1 (NaN stays NaN).</summary>
+    public static void Sign(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new SignOperator());
+    /// <summary><c>x·max(0, min(1, x/6 + 1/2))</c>.</summary>
+    public static void HardSwish(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new HardSwishOperator());
+    /// <summary><c>x ≥ 0 ? x : alpha·x</c>.</summary>
+    public static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float alpha) => Loops.Unary(x, y, new LeakyReluOperator(alpha));
+    /// <summary><c>x ≥ 0 ? x : alpha·(e^x − 1)</c>.</summary>
+    public static void Elu(ReadOnlySpan<float> x, Span<float> y, float alpha) => Loops.Unary(x, y, new EluOperator(alpha));
+    /// <summary><c>max(0, min(1, alpha·x + beta))</c>.</summary>
+    public static void HardSigmoid(ReadOnlySpan<float> x, Span<float> y, float alpha, float beta) => Loops.Unary(x, y, new HardSigmoidOperator(alpha, beta));
+    /// <summary><c>min(max(x, min), max)</c>.</summary>
+    public static void Clip(ReadOnlySpan<float> x, Span<float> y, float min, float max) => Loops.Unary(x, y, new ClipOperator(min, max));
+
+    /// <summary>Applies a fused activation in place.</summary>
+    internal static void ApplyActivation(Span<float> y, Activation activation)
+    {
+        switch (activation)
+        {
+            case Activation.None: break;
+            case Activation.Relu: Loops.Unary(y, y, new ReluOperator()); break;
+            case Activation.Gelu: Loops.Unary(y, y, new GeluOperator()); break;
+            case Activation.GeluTanh: Loops.Unary(y, y, new GeluTanhOperator()); break;
+            case Activation.Tanh: TensorPrimitives.Tanh(y, y); break;
+            case Activation.Sigmoid: TensorPrimitives.Sigmoid(y, y); break;
+            case Activation.Silu: Loops.Unary(y, y, new SiluOperator()); break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    // ---------------------------------------------------------------- binary, same shape
+
+    /// <summary><c>y = a + b</c>.</summary>
+    public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new AddOperator<float>());
+    /// <summary><c>y = a + b</c>.</summary>
+    public static void Add(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => Loops.Binary(a, b, y, new AddOperator<long>());
+    /// <summary><c>y = a + b</c>.</summary>
+    public static void Add(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y) => Loops.Binary(a, b, y, new AddOperator<int>());
+    /// <summary><c>y = a − b</c>.</summary>
+    public static void Sub(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new SubOperator<float>());
+    /// <summary><c>y = a − b</c>.</summary>
+    public static void Sub(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => Loops.Binary(a, b, y, new SubOperator<long>());
+    /// <summary><c>y = a − b</c>.</summary>
+    public static void Sub(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y) => Loops.Binary(a, b, y, new SubOperator<int>());
+    /// <summary><c>y = a·b</c>.</summary>
+    public static void Mul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new MulOperator<float>());
+    /// <summary><c>y = a·b</c>.</summary>
+    public static void Mul(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => Loops.Binary(a, b, y, new MulOperator<long>());
+    /// <summary><c>y = a·b</c>.</summary>
+    public static void Mul(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y) => Loops.Binary(a, b, y, new MulOperator<int>());
+    /// <summary><c>y = a / b</c>.</summary>
+    public static void Div(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new DivOperator<float>());
+    /// <summary><c>y = a / b</c>, truncating; division by zero throws <see cref="DivideByZeroException"/>.</summary>
+    public static void Div(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => Loops.Binary(a, b, y, new DivOperator<long>());
+    /// <summary><c>y = a / b</c>, truncating; division by zero throws <see cref="DivideByZeroException"/>.</summary>
+    public static void Div(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y) => Loops.Binary(a, b, y, new DivOperator<int>());
+    /// <summary><c>y = a^b</c>.</summary>
+    public static void Pow(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new PowOperator());
+    /// <summary><c>y = max(a, b)</c> (NaN propagates for float).</summary>
+    public static void Max(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new MaxOperator<float>());
+    /// <summary><c>y = max(a, b)</c>.</summary>
+    public static void Max(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => Loops.Binary(a, b, y, new MaxOperator<long>());
+    /// <summary><c>y = max(a, b)</c>.</summary>
+    public static void Max(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y) => Loops.Binary(a, b, y, new MaxOperator<int>());
+    /// <summary><c>y = min(a, b)</c> (NaN propagates for float).</summary>
+    public static void Min(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y) => Loops.Binary(a, b, y, new MinOperator<float>());
+    /// <summary><c>y = min(a, b)</c>.</summary>
+    public static void Min(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => Loops.Binary(a, b, y, new MinOperator<long>());
+    /// <summary><c>y = min(a, b)</c>.</summary>
+    public static void Min(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y) => Loops.Binary(a, b, y, new MinOperator<int>());
+
+    // ---------------------------------------------------------------- binary, broadcast
+
+    private static void Broadcast<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y,
+        int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3, TOp op)
+        where T : unmanaged where TOp : struct, IBinaryOperator<T>
+    {
+        var s = Broadcast4.Create(a.Length, b.Length, y.Length, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3);
+        Loops.BinaryBroadcast(a, b, y, s, op);
+    }
+
+    /// <summary>Broadcast <c>a + b</c> into contiguous <c>y[n0,n1,n2,n3]</c>; a and b addressed by element strides (0 on broadcast axes).</summary>
+    public static void AddBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new AddOperator<float>());
+    /// <inheritdoc cref="AddBroadcast(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int, int, int, int, int, int, int, int)"/>
+    public static void AddBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new AddOperator<long>());
+    /// <inheritdoc cref="AddBroadcast(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int, int, int, int, int, int, int, int)"/>
+    public static void AddBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new AddOperator<int>());
+    /// <summary>Broadcast <c>a − b</c>.</summary>
+    public static void SubBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new SubOperator<float>());
+    /// <summary>Broadcast <c>a − b</c>.</summary>
+    public static void SubBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new SubOperator<long>());
+    /// <summary>Broadcast <c>a − b</c>.</summary>
+    public static void SubBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new SubOperator<int>());
+    /// <summary>Broadcast <c>a·b</c>.</summary>
+    public static void MulBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MulOperator<float>());
+    /// <summary>Broadcast <c>a·b</c>.</summary>
+    public static void MulBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MulOperator<long>());
+    /// <summary>Broadcast <c>a·b</c>.</summary>
+    public static void MulBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MulOperator<int>());
+    /// <summary>Broadcast <c>a / b</c>.</summary>
+    public static void DivBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new DivOperator<float>());
+    /// <summary>Broadcast <c>a / b</c>, truncating.</summary>
+    public static void DivBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new DivOperator<long>());
+    /// <summary>Broadcast <c>a / b</c>, truncating.</summary>
+    public static void DivBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new DivOperator<int>());
+    /// <summary>Broadcast <c>a^b</c>.</summary>
+    public static void PowBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new PowOperator());
+    /// <summary>Broadcast <c>max(a, b)</c>.</summary>
+    public static void MaxBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MaxOperator<float>());
+    /// <summary>Broadcast <c>max(a, b)</c>.</summary>
+    public static void MaxBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MaxOperator<long>());
+    /// <summary>Broadcast <c>max(a, b)</c>.</summary>
+    public static void MaxBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MaxOperator<int>());
+    /// <summary>Broadcast <c>min(a, b)</c>.</summary>
+    public static void MinBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MinOperator<float>());
+    /// <summary>Broadcast <c>min(a, b)</c>.</summary>
+    public static void MinBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MinOperator<long>());
+    /// <summary>Broadcast <c>min(a, b)</c>.</summary>
+    public static void MinBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<int> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => Broadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new MinOperator<int>());
+
+    // ---------------------------------------------------------------- compare and logic
+
+    private static void ScalarBroadcast<TA, TB, TY, TOp>(ReadOnlySpan<TA> a, ReadOnlySpan<TB> b, Span<TY> y,
+        int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3, TOp op)
+        where TOp : struct, IScalarOperator<TA, TB, TY>
+    {
+        var s = Broadcast4.Create(a.Length, b.Length, y.Length, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3);
+        Loops.ScalarBroadcast(a, b, y, s, op);
+    }
+
+    /// <summary><c>y = a == b</c>.</summary>
+    public static void Equal(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<bool> y) => Loops.Scalar(a, b, y, new EqualOperator<float>());
+    /// <summary><c>y = a == b</c>.</summary>
+    public static void Equal(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<bool> y) => Loops.Scalar(a, b, y, new EqualOperator<long>());
+    /// <summary><c>y = a == b</c>.</summary>
+    public static void Equal(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<bool> y) => Loops.Scalar(a, b, y, new EqualOperator<int>());
+    /// <summary><c>y = a &gt; b</c>.</summary>
+    public static void Greater(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<bool> y) => Loops.Scalar(a, b, y, new GreaterOperator<float>());
+    /// <summary><c>y = a &gt; b</c>.</summary>
+    public static void Greater(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<bool> y) => Loops.Scalar(a, b, y, new GreaterOperator<long>());
+    /// <summary><c>y = a &gt; b</c>.</summary>
+    public static void Greater(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<bool> y) => Loops.Scalar(a, b, y, new GreaterOperator<int>());
+    /// <summary><c>y = a &lt; b</c>.</summary>
+    public static void Less(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<bool> y) => Loops.Scalar(a, b, y, new LessOperator<float>());
+    /// <summary><c>y = a &lt; b</c>.</summary>
+    public static void Less(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<bool> y) => Loops.Scalar(a, b, y, new LessOperator<long>());
+    /// <summary><c>y = a &lt; b</c>.</summary>
+    public static void Less(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<bool> y) => Loops.Scalar(a, b, y, new LessOperator<int>());
+
+    /// <summary>Broadcast <c>a == b</c>.</summary>
+    public static void EqualBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new EqualOperator<float>());
+    /// <summary>Broadcast <c>a == b</c>.</summary>
+    public static void EqualBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new EqualOperator<long>());
+    /// <summary>Broadcast <c>a == b</c>.</summary>
+    public static void EqualBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new EqualOperator<int>());
+    /// <summary>Broadcast <c>a &gt; b</c>.</summary>
+    public static void GreaterBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new GreaterOperator<float>());
+    /// <summary>Broadcast <c>a &gt; b</c>.</summary>
+    public static void GreaterBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new GreaterOperator<long>());
+    /// <summary>Broadcast <c>a &gt; b</c>.</summary>
+    public static void GreaterBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new GreaterOperator<int>());
+    /// <summary>Broadcast <c>a &lt; b</c>.</summary>
+    public static void LessBroadcast(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new LessOperator<float>());
+    /// <summary>Broadcast <c>a &lt; b</c>.</summary>
+    public static void LessBroadcast(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new LessOperator<long>());
+    /// <summary>Broadcast <c>a &lt; b</c>.</summary>
+    public static void LessBroadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new LessOperator<int>());
+
+    /// <summary><c>y = a ∧ b</c>.</summary>
+    public static void And(ReadOnlySpan<bool> a, ReadOnlySpan<bool> b, Span<bool> y) => Loops.Scalar(a, b, y, new AndOperator());
+    /// <summary><c>y = a ∨ b</c>.</summary>
+    public static void Or(ReadOnlySpan<bool> a, ReadOnlySpan<bool> b, Span<bool> y) => Loops.Scalar(a, b, y, new OrOperator());
+    /// <summary>Broadcast <c>a ∧ b</c>.</summary>
+    public static void AndBroadcast(ReadOnlySpan<bool> a, ReadOnlySpan<bool> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new AndOperator());
+    /// <summary>Broadcast <c>a ∨ b</c>.</summary>
+    public static void OrBroadcast(ReadOnlySpan<bool> a, ReadOnlySpan<bool> b, Span<bool> y, int n0, int n1, int n2, int n3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3) => ScalarBroadcast(a, b, y, n0, n1, n2, n3, a0, a1, a2, a3, b0, b1, b2, b3, new OrOperator());
+
+    // ---------------------------------------------------------------- cast (ONNX semantics)
+    /// <summary>ONNX Cast float → float.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → Half.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → double.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → long.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → int.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → byte.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast float → bool.</summary>
+    public static void Cast(ReadOnlySpan<float> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast Half → float.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → Half.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → double.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → long.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → int.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → byte.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast Half → bool.</summary>
+    public static void Cast(ReadOnlySpan<Half> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast double → float.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → Half.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → double.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → long.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → int.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → byte.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast double → bool.</summary>
+    public static void Cast(ReadOnlySpan<double> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast long → float.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → Half.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → double.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → long.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → int.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → byte.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast long → bool.</summary>
+    public static void Cast(ReadOnlySpan<long> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast int → float.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → Half.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → double.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → long.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → int.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → byte.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast int → bool.</summary>
+    public static void Cast(ReadOnlySpan<int> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast sbyte → float.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → Half.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → double.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → long.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → int.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → byte.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast sbyte → bool.</summary>
+    public static void Cast(ReadOnlySpan<sbyte> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast byte → float.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<float> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → Half.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<Half> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → double.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<double> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → long.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<long> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → int.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<int> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<sbyte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → byte.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<byte> y) => CastNumbers(x, y);
+    /// <summary>ONNX Cast byte → bool.</summary>
+    public static void Cast(ReadOnlySpan<byte> x, Span<bool> y) => CastToBool(x, y);
+    /// <summary>ONNX Cast bool → float.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<float> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → Half.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<Half> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → double.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<double> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → long.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<long> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → int.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<int> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → sbyte.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<sbyte> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → byte.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<byte> y) => CastFromBool(x, y);
+    /// <summary>ONNX Cast bool → bool.</summary>
+    public static void Cast(ReadOnlySpan<bool> x, Span<bool> y) => Copy(x, y);
+
+    /// <summary>Numeric conversion: float → integer truncates toward zero (saturating, never throws), integer narrowing wraps, float → Half rounds to nearest even.</summary>
+    private static void CastNumbers<TFrom, TTo>(ReadOnlySpan<TFrom> x, Span<TTo> y)
+        where TFrom : unmanaged, INumberBase<TFrom> where TTo : unmanaged, INumberBase<TTo>
+    {
+        Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y));
+        if (typeof(TFrom) == typeof(TTo)) { x.CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<TTo, TFrom>(y)); return; }
+        TensorPrimitives.ConvertTruncating(x, y);
+    }
+
+    private static void CastToBool<TFrom>(ReadOnlySpan<TFrom> x, Span<bool> y) where TFrom : unmanaged, INumberBase<TFrom>
+    {
+        Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y));
+        for (int i = 0; i < y.Length; i++) y[i] = !TFrom.IsZero(x[i]);   // NaN → true, ±0 → false
+    }
+
+    private static void CastFromBool<TTo>(ReadOnlySpan<bool> x, Span<TTo> y) where TTo : unmanaged, INumberBase<TTo>
+    {
+        Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y));
+        for (int i = 0; i < y.Length; i++) y[i] = x[i] ? TTo.One : TTo.Zero;
+    }
+
+    /// <summary><c>y = ¬x</c>.</summary>
+    public static void Not(ReadOnlySpan<bool> x, Span<bool> y)
+    {
+        Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y));
+        for (int i = 0; i < y.Length; i++) y[i] = !x[i];
+    }
+
+    /// <summary>
+    /// <c>z = c ? x : y</c> into contiguous <c>z[n0,n1,n2,n3]</c>; c, x, y addressed by element strides
+    /// (0 on broadcast axes).
+    /// </summary>
+    public static void Where<T>(ReadOnlySpan<bool> c, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z,
+        int n0, int n1, int n2, int n3, int c0, int c1, int c2, int c3, int x0, int x1, int x2, int x3, int y0, int y1, int y2, int y3)
+        where T : unmanaged
+    {
+        if ((n0 | n1 | n2 | n3) < 0) throw new ArgumentException($"Where extents must be non-negative: [{n0},{n1},{n2},{n3}].");
+        if ((c0 | c1 | c2 | c3 | x0 | x1 | x2 | x3 | y0 | y1 | y2 | y3) < 0) throw new ArgumentException("Where strides must be non-negative.");
+        Guard.Length(z.Length, (long)n0 * n1 * n2 * n3, nameof(z));
+        if (z.Length == 0) return;
+        Span<int> n = stackalloc int[4] { n0, n1, n2, n3 };
+        Span<int> s = stackalloc int[4] { c0, c1, c2, c3 };
+        Guard.StridedExtent(c.Length, n, s, nameof(c));
+        s[0] = x0; s[1] = x1; s[2] = x2; s[3] = x3;
+        Guard.StridedExtent(x.Length, n, s, nameof(x));
+        s[0] = y0; s[1] = y1; s[2] = y2; s[3] = y3;
+        Guard.StridedExtent(y.Length, n, s, nameof(y));
+
+        int zi = 0;
+        for (int i0 = 0; i0 < n0; i0++)
+        for (int i1 = 0; i1 < n1; i1++)
+        for (int i2 = 0; i2 < n2; i2++)
+        {
+            int ci = i0 * c0 + i1 * c1 + i2 * c2, xi = i0 * x0 + i1 * x1 + i2 * x2, yi = i0 * y0 + i1 * y1 + i2 * y2;
+            Span<T> zRow = z.Slice(zi, n3);
+            if (c3 == 1 && x3 == 1 && y3 == 1)
+            {
+                ReadOnlySpan<bool> cRow = c.Slice(ci, n3);
+                ReadOnlySpan<T> xRow = x.Slice(xi, n3), yRow = y.Slice(yi, n3);
+                for (int i3 = 0; i3 < zRow.Length; i3++) zRow[i3] = cRow[i3] ? xRow[i3] : yRow[i3];
+            }
+            else
+            {
+                for (int i3 = 0; i3 < zRow.Length; i3++, ci += c3, xi += x3, yi += y3) zRow[i3] = c[ci] ? x[xi] : y[yi];
+            }
+            zi += n3;
+        }
+    }
+}
+
+// ==================================================================== operator structs
+
+internal readonly struct ReluOperator : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => MathF.Max(x, 0f);
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.Max(x, Vector128<float>.Zero);
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
+}
+
+/// <summary>
+/// erf in float, max abs error ≈ 1e-7 (≈1 ulp): |x| ≤ 0.927734375 uses an odd minimax polynomial,
+/// above that <c>1 − exp(p(|x|))</c> with sign restored (after N. Juffa's erff).
+/// </summary>
+internal readonly struct ErfOperator : IUnaryOperator
+{
+    private const float Split = 0.927734375f;
+
+    public static bool Vectorizable => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float Invoke(float a)
+    {
+        float t = MathF.Abs(a);
+        if (t > Split)
+        {
+            t = MathF.Min(t, 4f);
+            float s = t * t;
+            float r = float.MultiplyAddEstimate(-1.72853470e-5f, t, 3.83197126e-4f);
+            float u = float.MultiplyAddEstimate(-3.88396438e-3f, t, 2.42546219e-2f);
+            r = float.MultiplyAddEstimate(r, s, u);
+            r = float.MultiplyAddEstimate(r, t, -1.06777877e-1f);
+            r = float.MultiplyAddEstimate(r, t, -6.34846687e-1f);
+            r = float.MultiplyAddEstimate(r, t, -1.28717512e-1f);
+            r = float.MultiplyAddEstimate(r, t, -t);
+            r = 1f - MathF.Exp(r);
+            return MathF.CopySign(r, a);
+        }
+        else
+        {
+            float s = a * a;
+            float r = -5.96761703e-4f;
+            r = float.MultiplyAddEstimate(r, s, 4.99119423e-3f);
+            r = float.MultiplyAddEstimate(r, s, -2.67681349e-2f);
+            r = float.MultiplyAddEstimate(r, s, 1.12819925e-1f);
+            r = float.MultiplyAddEstimate(r, s, -3.76125336e-1f);
+            r = float.MultiplyAddEstimate(r, s, 1.28379166e-1f);
+            return float.MultiplyAddEstimate(r, a, a);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<float> Invoke(Vector128<float> a)
+    {
+        Vector128<float> t = Vector128.Abs(a);
+        Vector128<float> small = Vector128.LessThanOrEqual(t, Vector128.Create(Split));
+        Vector128<float> r;
+        if (Vector128.EqualsAll(small.AsInt32(), Vector128<int>.AllBitsSet)) r = Vector128<float>.Zero; // skip the exp branch
+        else
+        {
+            Vector128<float> tc = Vector128.Min(t, Vector128.Create(4f));
+            Vector128<float> s2 = tc * tc;
+            Vector128<float> p = Fma128(Vector128.Create(-1.72853470e-5f), tc, Vector128.Create(3.83197126e-4f));
+            Vector128<float> u = Fma128(Vector128.Create(-3.88396438e-3f), tc, Vector128.Create(2.42546219e-2f));
+            p = Fma128(p, s2, u);
+            p = Fma128(p, tc, Vector128.Create(-1.06777877e-1f));
+            p = Fma128(p, tc, Vector128.Create(-6.34846687e-1f));
+            p = Fma128(p, tc, Vector128.Create(-1.28717512e-1f));
+            p = Fma128(p, tc, -tc);
+            r = Vector128.CopySign(Vector128<float>.One - Vector128.Exp(p), a);
+        }
+        Vector128<float> s = a * a;
+        Vector128<float> q = Vector128.Create(-5.96761703e-4f);
+        q = Fma128(q, s, Vector128.Create(4.99119423e-3f));
+        q = Fma128(q, s, Vector128.Create(-2.67681349e-2f));
+        q = Fma128(q, s, Vector128.Create(1.12819925e-1f));
+        q = Fma128(q, s, Vector128.Create(-3.76125336e-1f));
+        q = Fma128(q, s, Vector128.Create(1.28379166e-1f));
+        q = Fma128(q, a, a);
+        return Vector128.ConditionalSelect(small, q, r);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Invoke(Vector256<float> a)
+    {
+        Vector256<float> t = Vector256.Abs(a);
+        Vector256<float> small = Vector256.LessThanOrEqual(t, Vector256.Create(Split));
+        Vector256<float> r;
+        if (Vector256.EqualsAll(small.AsInt32(), Vector256<int>.AllBitsSet)) r = Vector256<float>.Zero;
+        else
+        {
+            Vector256<float> tc = Vector256.Min(t, Vector256.Create(4f));
+            Vector256<float> s2 = tc * tc;
+            Vector256<float> p = Fma256(Vector256.Create(-1.72853470e-5f), tc, Vector256.Create(3.83197126e-4f));
+            Vector256<float> u = Fma256(Vector256.Create(-3.88396438e-3f), tc, Vector256.Create(2.42546219e-2f));
+            p = Fma256(p, s2, u);
+            p = Fma256(p, tc, Vector256.Create(-1.06777877e-1f));
+            p = Fma256(p, tc, Vector256.Create(-6.34846687e-1f));
+            p = Fma256(p, tc, Vector256.Create(-1.28717512e-1f));
+            p = Fma256(p, tc, -tc);
+            r = Vector256.CopySign(Vector256<float>.One - Vector256.Exp(p), a);
+        }
+        Vector256<float> s = a * a;
+        Vector256<float> q = Vector256.Create(-5.96761703e-4f);
+        q = Fma256(q, s, Vector256.Create(4.99119423e-3f));
+        q = Fma256(q, s, Vector256.Create(-2.67681349e-2f));
+        q = Fma256(q, s, Vector256.Create(1.12819925e-1f));
+        q = Fma256(q, s, Vector256.Create(-3.76125336e-1f));
+        q = Fma256(q, s, Vector256.Create(1.28379166e-1f));
+        q = Fma256(q, a, a);
+        return Vector256.ConditionalSelect(small, q, r);
+    }
+
+    // Fused where the hardware has it, else multiply + add (slightly less accurate, never slow).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Fma128(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fma256(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
+}
+
+internal readonly struct GeluOperator : IUnaryOperator
+{
+    private const float InvSqrt2 = 0.70710678118654752f;
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => 0.5f * x * (1f + new ErfOperator().Invoke(x * InvSqrt2));
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.Create(0.5f) * x * (Vector128<float>.One + new ErfOperator().Invoke(x * Vector128.Create(InvSqrt2)));
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Create(0.5f) * x * (Vector256<float>.One + new ErfOperator().Invoke(x * Vector256.Create(InvSqrt2)));
+}
+
+/// <summary>0.5x(1+tanh(u)) computed as x·sigmoid(2u) = x / (1 + e^(−2u)), u = √(2/π)(x + 0.044715x³).</summary>
+internal readonly struct GeluTanhOperator : IUnaryOperator
+{
+    private const float C = -2f * 0.7978845608028654f;     // −2·√(2/π)
+    private const float D = -2f * 0.7978845608028654f * 0.044715f;
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => x / (1f + MathF.Exp(x * (C + D * x * x)));
+    public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + Vector128.Exp(x * (Vector128.Create(C) + Vector128.Create(D) * x * x)));
+    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + Vector256.Exp(x * (Vector256.Create(C) + Vector256.Create(D) * x * x)));
+}
+
+internal readonly struct SiluOperator : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => x / (1f + MathF.Exp(-x));
+    public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + Vector128.Exp(-x));
+    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + Vector256.Exp(-x));
+}
+
+internal readonly struct SoftplusOperator : IUnaryOperator
+{
+    public static bool Vectorizable => false;
+    public float Invoke(float x) => x > 0f ? x + MathF.Log(1f + MathF.Exp(-x)) : MathF.Log(1f + MathF.Exp(x));
+    public Vector128<float> Invoke(Vector128<float> x) => throw new NotSupportedException();
+    public Vector256<float> Invoke(Vector256<float> x) => throw new NotSupportedException();
+}
+
+internal readonly struct SignOperator : IUnaryOperator
+{
+    public static bool Vectorizable => false;
+    public float Invoke(float x) => x > 0f ? 1f : x < 0f ? -1f : x * 0f;   // ±0 → 0, NaN → NaN
+    public Vector128<float> Invoke(Vector128<float> x) => throw new NotSupportedException();
+    public Vector256<float> Invoke(Vector256<float> x) => throw new NotSupportedException();
+}
+
+internal readonly struct HardSwishOperator : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => x * MathF.Max(0f, MathF.Min(1f, x * (1f / 6f) + 0.5f));
+    public Vector128<float> Invoke(Vector128<float> x) => x * Vector128.Max(Vector128<float>.Zero, Vector128.Min(Vector128<float>.One, x * Vector128.Create(1f / 6f) + Vector128.Create(0.5f)));
+    public Vector256<float> Invoke(Vector256<float> x) => x * Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x * Vector256.Create(1f / 6f) + Vector256.Create(0.5f)));
+}
+
+internal readonly struct LeakyReluOperator(float alpha) : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => x >= 0f ? x : alpha * x;
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), x, x * alpha);
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, x * alpha);
+}
+
+internal readonly struct EluOperator(float alpha) : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => x >= 0f ? x : alpha * (MathF.Exp(x) - 1f);
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), x, (Vector128.Exp(x) - Vector128<float>.One) * alpha);
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, (Vector256.Exp(x) - Vector256<float>.One) * alpha);
+}
+
+internal readonly struct HardSigmoidOperator(float alpha, float beta) : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => MathF.Max(0f, MathF.Min(1f, alpha * x + beta));
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.Max(Vector128<float>.Zero, Vector128.Min(Vector128<float>.One, x * alpha + Vector128.Create(beta)));
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x * alpha + Vector256.Create(beta)));
+}
+
+internal readonly struct ClipOperator(float min, float max) : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => MathF.Min(MathF.Max(x, min), max);
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.Min(Vector128.Max(x, Vector128.Create(min)), Vector128.Create(max));
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.Min(Vector256.Max(x, Vector256.Create(min)), Vector256.Create(max));
+}
+
+/// <summary><c>x·scale + shift</c> (ChannelAffine).</summary>
+internal readonly struct AffineOperator(float scale, float shift) : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => x * scale + shift;
+    public Vector128<float> Invoke(Vector128<float> x) => x * scale + Vector128.Create(shift);
+    public Vector256<float> Invoke(Vector256<float> x) => x * scale + Vector256.Create(shift);
+}
+
+internal readonly struct AddOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => true;
+    public T Invoke(T a, T b) => unchecked(a + b);
+    public Vector128<T> Invoke(Vector128<T> a, Vector128<T> b) => a + b;
+    public Vector256<T> Invoke(Vector256<T> a, Vector256<T> b) => a + b;
+}
+
+internal readonly struct SubOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => true;
+    public T Invoke(T a, T b) => unchecked(a - b);
+    public Vector128<T> Invoke(Vector128<T> a, Vector128<T> b) => a - b;
+    public Vector256<T> Invoke(Vector256<T> a, Vector256<T> b) => a - b;
+}
+
+internal readonly struct MulOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => true;
+    public T Invoke(T a, T b) => unchecked(a * b);
+    public Vector128<T> Invoke(Vector128<T> a, Vector128<T> b) => a * b;
+    public Vector256<T> Invoke(Vector256<T> a, Vector256<T> b) => a * b;
+}
+
+/// <summary>Float division is vectorised; integer division truncates and throws on a zero divisor.</summary>
+internal readonly struct DivOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => typeof(T) == typeof(float) || typeof(T) == typeof(double);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Invoke(T a, T b)
+    {
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double)) return a / b;
+        if (T.IsZero(b)) ThrowDivideByZero();
+        if (b == -T.One) return unchecked(-a);   // MinValue / −1 wraps instead of raising OverflowException
+        return a / b;
+    }
+
+    public Vector128<T> Invoke(Vector128<T> a, Vector128<T> b) => a / b;
+    public Vector256<T> Invoke(Vector256<T> a, Vector256<T> b) => a / b;
+
+    private static void ThrowDivideByZero() => throw new DivideByZeroException("Integer division by zero in Div.");
+}
+
+internal readonly struct PowOperator : IBinaryOperator<float>
+{
+    public static bool Vectorizable => false;
+    public float Invoke(float a, float b) => b == 2f ? a * a : MathF.Pow(a, b);
+    public Vector128<float> Invoke(Vector128<float> a, Vector128<float> b) => throw new NotSupportedException();
+    public Vector256<float> Invoke(Vector256<float> a, Vector256<float> b) => throw new NotSupportedException();
+}
+
+internal readonly struct MaxOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => true;
+    public T Invoke(T a, T b) => T.Max(a, b);
+    public Vector128<T> Invoke(Vector128<T> a, Vector128<T> b) => Vector128.Max(a, b);
+    public Vector256<T> Invoke(Vector256<T> a, Vector256<T> b) => Vector256.Max(a, b);
+}
+
+internal readonly struct MinOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>
+{
+    public static bool Vectorizable => true;
+    public T Invoke(T a, T b) => T.Min(a, b);
+    public Vector128<T> Invoke(Vector128<T> a, Vector128<T> b) => Vector128.Min(a, b);
+    public Vector256<T> Invoke(Vector256<T> a, Vector256<T> b) => Vector256.Min(a, b);
+}
+
+internal readonly struct EqualOperator<T> : IScalarOperator<T, T, bool> where T : INumber<T>
+{
+    public bool Invoke(T a, T b) => a == b;
+}
+
+internal readonly struct GreaterOperator<T> : IScalarOperator<T, T, bool> where T : INumber<T>
+{
+    public bool Invoke(T a, T b) => a > b;
+}
+
+internal readonly struct LessOperator<T> : IScalarOperator<T, T, bool> where T : INumber<T>
+{
+    public bool Invoke(T a, T b) => a < b;
+}
+
+internal readonly struct AndOperator : IScalarOperator<bool, bool, bool>
+{
+    public bool Invoke(bool a, bool b) => a & b;
+}
+
+internal readonly struct OrOperator : IScalarOperator<bool, bool, bool>
+{
+    public bool Invoke(bool a, bool b) => a | b;
+}
