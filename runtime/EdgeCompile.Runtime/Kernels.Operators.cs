@@ -225,7 +225,10 @@ internal readonly struct Broadcast4
         Guard.StridedExtent(bLength, n, sb, "b");
 
         // Coalesce from the innermost axis outwards into slots 3, 2, 1, 0.
-        Span<int> cn = stackalloc int[4] { 1, 1, 1, 1 };
+        // Filled, not initialised from a constant array: a constant initializer compiles to
+        // RuntimeHelpers.CreateSpan(ldtoken), which allocates on every call in unoptimised code.
+        Span<int> cn = stackalloc int[4];
+        cn.Fill(1);
         Span<int> ca = stackalloc int[4];
         Span<int> cb = stackalloc int[4];
         int slot = 3;

@@ -22,6 +22,19 @@ public sealed partial class Lowerer
             return;
         }
         RequireFloat(x);
+        if (n.OpType == "Clip" && (n.Input(1) is { Const: null } || n.Input(2) is { Const: null }))
+        {
+            // Bounds computed at run time: max(x, min) then min(·, max), each a scalar broadcast.
+            var clipped = Tensor(x);
+            var bounds = new[] { ("Max", n.Input(1)), ("Min", n.Input(2)) }.Where(b => b.Item2 is not null).ToArray();
+            for (int i = 0; i < bounds.Length; i++)
+            {
+                var next = i == bounds.Length - 1 ? Define(n.Out) : Temp(x.Type, x.Shape!);
+                EmitBinary(bounds[i].Item1, clipped, Tensor(bounds[i].Item2!), next);
+                clipped = next;
+            }
+            return;
+        }
         var (kernel, parameters) = n.OpType switch
         {
             "Gelu" => (n.Str("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu", None),
@@ -294,8 +307,28 @@ public sealed partial class Lowerer
         }
         if (b.Const is null)
         {
-            if (alpha != 1 || c is not null) throw Unsupported("Gemm with a run-time B needs alpha = 1 and no C");
-            EmitBatchedMatMul(x, x.Shape, Tensor(b), b.Shape!, Define(n.Out), transposeB: n.Int("transB", 0) != 0);
+            // General form: alpha·(A·B) + beta·C with B computed at run time.
+            var y0 = Define(n.Out);
+            bool scaled = alpha != 1, biased = c is not null;
+            var product = scaled || biased ? Temp(ElementType.Float32, y0.Shape) : y0;
+            EmitBatchedMatMul(x, x.Shape, Tensor(b), b.Shape!, product, transposeB: n.Int("transB", 0) != 0);
+            if (scaled)
+            {
+                var scaledProduct = biased ? Temp(ElementType.Float32, y0.Shape) : y0;
+                EmitBinary("Mul", product, Weight(ConstTensor.Scalar(ElementType.Float32, alpha)), scaledProduct);
+                product = scaledProduct;
+            }
+            if (biased)
+            {
+                var cTensor = Tensor(c!);
+                if (beta != 1)
+                {
+                    var scaledC = Temp(ElementType.Float32, c!.Shape!);
+                    EmitBinary("Mul", cTensor, Weight(ConstTensor.Scalar(ElementType.Float32, beta)), scaledC);
+                    cTensor = scaledC;
+                }
+                EmitBinary("Add", product, cTensor, y0);
+            }
             return;
         }
         var w = b.Const;
@@ -319,9 +352,9 @@ public sealed partial class Lowerer
             EmitDense(x, Weight(w), bias, y, DimExpr.Const(w.Shape[0]), DimExpr.Const(nOut), "None");
             return;
         }
-        var product = Temp(ElementType.Float32, y.Shape);
-        EmitDense(x, Weight(w), null, product, DimExpr.Const(w.Shape[0]), DimExpr.Const(nOut), "None");
-        EmitBinary("Add", product, Tensor(c!), y);
+        var dense = Temp(ElementType.Float32, y.Shape);
+        EmitDense(x, Weight(w), null, dense, DimExpr.Const(w.Shape[0]), DimExpr.Const(nOut), "None");
+        EmitBinary("Add", dense, Tensor(c!), y);
     }
 
     private void LowerDense(Node n)

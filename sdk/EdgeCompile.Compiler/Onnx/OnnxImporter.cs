@@ -15,6 +15,13 @@ public static class OnnxImporter
     public const int MinOpset = 11;
     public const int MaxOpset = 21;
 
+    /// <summary>Reads a serialized TensorProto (the .pb files of ONNX's conformance tests).</summary>
+    public static ConstTensor ReadTensorFile(string path)
+    {
+        var tensor = TensorProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        return new Reader(path, new ModelProto()).ReadTensor(tensor);
+    }
+
     public static Graph Import(string path)
     {
         ModelProto model;
@@ -162,7 +169,7 @@ public static class OnnxImporter
             return attrs;
         }
 
-        private ConstTensor ReadTensor(TensorProto t)
+        public ConstTensor ReadTensor(TensorProto t)
         {
             if (!ElementTypes.IsSupported(t.DataType))
                 throw new CompilerException(Codes.UnsupportedType, $"tensor '{t.Name}' has element type {ElementTypes.OnnxName(t.DataType)}, which EdgeCompile does not support.");

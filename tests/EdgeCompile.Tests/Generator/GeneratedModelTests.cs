@@ -1,3 +1,4 @@
+using EdgeCompile.Tests.Shared;
 using System;
 using System.Linq;
 using System.Reflection;
@@ -196,11 +197,7 @@ public sealed class GeneratedModelTests
         var x = new float[12];
         var y = new float[8];
         var run = m.Bind([4], [x], [y]);
-        for (int i = 0; i < 10; i++) run();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) run();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, SteadyStateAllocations.Bytes(run));
     }
 
     [Fact]

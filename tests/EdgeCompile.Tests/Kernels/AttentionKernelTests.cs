@@ -1,3 +1,4 @@
+using EdgeCompile.Tests.Shared;
 using System;
 using EdgeCompile.Runtime;
 using static EdgeCompile.Tests.RuntimeKernels.KernelAssert;
@@ -117,10 +118,7 @@ public class AttentionKernelTests
         var scores = new float[seq];
         void Run(Span<float> s) => Kernels.Attention(q, k, v, mask, y, s, 1, heads, seq, seq, headDim, headDim, 0.25f,
             0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, 0, 0, hidden, headDim);
-        Run(scores);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) Run(scores);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, SteadyStateAllocations.Bytes(() => Run(scores)));
 
         Assert.Throws<ArgumentException>(() => Run(new float[seq - 1]));
         Assert.Throws<ArgumentException>(() => Kernels.Attention(q, k, v, mask, y, scores, 1, heads, seq, seq, headDim, headDim, 0.25f,

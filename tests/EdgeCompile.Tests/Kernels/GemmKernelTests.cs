@@ -1,3 +1,4 @@
+using EdgeCompile.Tests.Shared;
 using System;
 using System.Collections.Generic;
 using EdgeCompile.Runtime;
@@ -118,16 +119,11 @@ public class GemmKernelTests
     {
         float[] x = Random(16 * 64, 1), w = Random(64 * 96, 2), bias = Random(96, 3);
         var y = new float[16 * 96];
-        Kernels.Dense(x, w, bias, y, 16, 64, 96, Activation.Gelu);   // warm up (JIT)
-        Kernels.MatMul(x, w, y, 1, 16, 64, 96, 0, 0, false);
-        Kernels.MatMul(x, w, y.AsSpan(0, 16 * 16), 1, 16, 64, 16, 0, 0, true);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
+        Assert.Equal(0, SteadyStateAllocations.Bytes(() =>
         {
             Kernels.Dense(x, w, bias, y, 16, 64, 96, Activation.Gelu);
             Kernels.MatMul(x, w, y, 1, 16, 64, 96, 0, 0, false);
             Kernels.MatMul(x, w, y.AsSpan(0, 16 * 16), 1, 16, 64, 16, 0, 0, true);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }));
     }
 }
