@@ -183,6 +183,9 @@ public sealed partial class Lowerer
                 throw new CompilerException(Codes.DynamicShape, "the values of a Shape op are needed at run time as a tensor; EdgeCompile folds shapes at build time only.", n.Name);
             case FusedOps.Dense: LowerDense(n); return;
             case FusedOps.Attention: LowerAttention(n); return;
+            case FusedOps.Silu:
+                Emit("Silu", new[] { Tensor(n.In(0)) }, new[] { Define(n.Out) }, Array.Empty<(string, string)>());
+                return;
         }
         if (ShapeInference.BinaryOps.Contains(n.OpType)) { LowerBinary(n.OpType, n.In(0), n.In(1), n.Out); return; }
         if (ShapeInference.UnaryOps.Contains(n.OpType)) { LowerUnary(n); return; }

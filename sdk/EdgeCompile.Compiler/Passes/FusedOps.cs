@@ -18,6 +18,8 @@ public static class FusedOps
 {
     /// <summary>x·W + b with an optional activation; inputs (x, W [K,N], b?), attribute "activation".</summary>
     public const string Dense = "EdgeCompile.Dense";
+    /// <summary>x · sigmoid(x) (SiLU, Swish), which ONNX has no operator for.</summary>
+    public const string Silu = "EdgeCompile.Silu";
     /// <summary>Scaled-dot-product attention; inputs (q, k, v, mask?), payload <see cref="AttentionLayout"/>.</summary>
     public const string Attention = "EdgeCompile.Attention";
 

@@ -19,9 +19,11 @@ public static partial class Fusion
         Rewrite(graph, "Div", LayerNormFromDecomposition);
         Rewrite(graph, "Erf", GeluFromErf);
         Rewrite(graph, "BatchNormalization", FoldBatchNormIntoConv);
+        Rewrite(graph, "Sigmoid", SiluFromSigmoid);
         Rewrite(graph, "Softmax", AttentionFromSoftmax);
         Rewrite(graph, "MatMul", DenseFromMatMul);
-        Rewrite(graph, FusedOps.Dense, ActivationIntoDense);
+        Rewrite(graph, FusedOps.Dense, ActivationIntoProducer);
+        Rewrite(graph, "Conv", ActivationIntoProducer);
     }
 
     /// <summary>
@@ -191,19 +193,28 @@ public static partial class Fusion
         return (root, new Node(FusedOps.Dense, root.Name, new[] { x, w, bias }, new[] { root.Out }, new Dictionary<string, Attr> { ["activation"] = new(S: "None") }));
     }
 
+    /// <summary>x · sigmoid(x) → SiLU.</summary>
+    private static (Node, Node)? SiluFromSigmoid(Graph graph, Node sigmoid, Dictionary<Value, List<Node>> consumers, List<Node> prelude)
+    {
+        var x = sigmoid.In(0);
+        if (x.Type != ElementType.Float32 || OnlyConsumer(consumers, sigmoid.Out, "Mul") is not { } mul || Other(mul, sigmoid.Out) != x) return null;
+        return (mul, new Node(FusedOps.Silu, mul.Name, new[] { x }, new[] { mul.Out }));
+    }
+
     private static readonly Dictionary<string, string> Activations = new()
     {
-        ["Relu"] = "Relu", ["Gelu"] = "Gelu", ["Tanh"] = "Tanh", ["Sigmoid"] = "Sigmoid",
+        ["Relu"] = "Relu", ["Gelu"] = "Gelu", ["Tanh"] = "Tanh", ["Sigmoid"] = "Sigmoid", [FusedOps.Silu] = "Silu",
     };
 
-    /// <summary>Dense followed by its only consumer, an activation → Dense with that epilogue.</summary>
-    private static (Node, Node)? ActivationIntoDense(Graph graph, Node dense, Dictionary<Value, List<Node>> consumers, List<Node> prelude)
+    /// <summary>Dense or Conv followed by its only consumer, an activation → the same op with that epilogue.</summary>
+    private static (Node, Node)? ActivationIntoProducer(Graph graph, Node producer, Dictionary<Value, List<Node>> consumers, List<Node> prelude)
     {
-        if (dense.Str("activation", "None") != "None" || dense.Out.IsGraphOutput) return null;
-        if (!consumers.TryGetValue(dense.Out, out var list) || list.Count != 1 || !Activations.TryGetValue(list[0].OpType, out var act)) return null;
+        if (producer.Str("activation", "None") != "None" || producer.Out.IsGraphOutput) return null;
+        if (!consumers.TryGetValue(producer.Out, out var list) || list.Count != 1 || !Activations.TryGetValue(list[0].OpType, out var act)) return null;
         var activation = list[0];
         if (activation.OpType == "Gelu" && activation.Str("approximate", "none") == "tanh") act = "GeluTanh";
-        var fused = new Node(FusedOps.Dense, dense.Name, dense.Inputs, new[] { activation.Out }, new Dictionary<string, Attr> { ["activation"] = new(S: act) });
+        var attributes = new Dictionary<string, Attr>(producer.Attributes) { ["activation"] = new(S: act) };
+        var fused = new Node(producer.OpType, producer.Name, producer.Inputs, new[] { activation.Out }, attributes);
         return (activation, fused);
     }
 }

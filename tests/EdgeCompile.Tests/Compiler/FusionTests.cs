@@ -1,0 +1,102 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using EdgeCompile.Compiler;
+using EdgeCompile.Compiler.Planning;
+using EdgeCompile.Tests.Infrastructure;
+
+namespace EdgeCompile.Tests.Compiler;
+
+/// <summary>
+/// Each fusion on a real exported graph: the fixtures' ONNX files as torch 1.13's exporter wrote
+/// them. The fused schedules' numbers are checked against ONNX Runtime in FixtureCompilerTests.
+/// </summary>
+public sealed class FusionTests
+{
+    private static Plan Schedule(string family)
+    {
+        var request = new CompileRequest(Path.Combine(Repository.Fixture(family), "model.onnx"), "M", "N", null, "portable", "unused", "unused", "unused");
+        return ModelCompiler.Build(request, new List<CompilerMessage>());
+    }
+
+    private static int Count(Plan plan, string kernel) => plan.Ops.Count(o => o.Kernel == kernel);
+
+    private static int Count(Plan plan, string kernel, string activation) =>
+        plan.Ops.Count(o => o.Kernel == kernel && o.Parameters.Contains(("activation", "Activation." + activation)));
+
+    [Fact]
+    public void Decomposed_layer_norm_becomes_one_kernel()
+    {
+        // opset 14 BERT: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul, Add per LayerNorm.
+        var plan = Schedule("bert");
+        Assert.Equal(5, Count(plan, "LayerNorm")); // embeddings + 2 per layer
+        Assert.DoesNotContain(plan.Ops, o => o.Kernel is "ReduceMean" or "Sqrt" or "Pow" or "PowBroadcast" or "DivBroadcast");
+    }
+
+    [Fact]
+    public void Layer_normalization_op_is_kept_as_one_kernel()
+    {
+        // opset 17 DistilBERT: the exporter writes LayerNormalization itself.
+        Assert.Equal(5, Count(Schedule("distilbert"), "LayerNorm"));
+    }
+
+    [Fact]
+    public void Erf_gelu_folds_into_the_dense_epilogue()
+    {
+        // x * 0.5 * (1 + erf(x / sqrt 2)) after the intermediate projection of each layer.
+        var plan = Schedule("bert");
+        Assert.Equal(2, Count(plan, "Dense", "Gelu"));
+        Assert.Equal(0, Count(plan, "Erf"));
+        Assert.Equal(0, Count(plan, "Gelu"));
+    }
+
+    [Fact]
+    public void MatMul_and_bias_become_dense()
+    {
+        var plan = Schedule("bert");
+        // Per layer: q, k, v, attention output, intermediate, output; then pooler and classifier.
+        Assert.Equal(2 * 6 + 2, Count(plan, "Dense"));
+        Assert.Equal(0, Count(plan, "MatMul"));
+        Assert.All(plan.Ops.Where(o => o.Kernel == "Dense" && o.Node.Contains("/encoder/")), o => Assert.NotNull(o.Inputs[2])); // bias fused
+    }
+
+    [Theory]
+    [InlineData("bert", true)]        // additive mask (1 - m) * finfo.min
+    [InlineData("distilbert", true)]  // masked_fill: Equal, Expand, Where
+    [InlineData("mobilebert", true)]
+    [InlineData("vit", false)]
+    [InlineData("mobilevit", false)]  // attention inside the unfolded patches
+    public void Scaled_dot_product_attention_becomes_one_kernel(string family, bool masked)
+    {
+        var plan = Schedule(family);
+        var attention = plan.Ops.Where(o => o.Kernel == "Attention").ToList();
+        Assert.Equal(2, attention.Count);
+        Assert.All(attention, a => Assert.Equal(masked, a.Inputs[3] is not null));
+        Assert.Equal(0, Count(plan, "Softmax"));
+        Assert.Equal(0, Count(plan, "MatMul"));
+    }
+
+    [Fact]
+    public void Silu_and_activations_fold_into_conv_and_dense()
+    {
+        var plan = Schedule("mobilevit");
+        Assert.Equal(0, Count(plan, "Sigmoid"));
+        Assert.Equal(11, Count(plan, "Conv2d", "Silu") + Count(plan, "Dense", "Silu"));
+    }
+
+    [Theory]
+    [InlineData("bert", 1)]       // position ids sliced from a buffer to the sequence length
+    [InlineData("distilbert", 2)] // position ids from Range(sequence), expanded to the batch
+    [InlineData("mobilebert", 1)]
+    [InlineData("vit", 0)]
+    [InlineData("mobilevit", 0)]
+    [InlineData("efficientformer", 0)]
+    public void Shape_chains_leave_no_run_time_shape_work(string family, int positionIdOps)
+    {
+        // Shape→Gather→Unsqueeze→Concat→Reshape chains fold at build time; what is left of
+        // integer work at run time is making position ids, nothing else.
+        var plan = Schedule(family);
+        var integerOps = plan.Ops.Where(o => o.Outputs[0].Type == EdgeCompile.Compiler.Ir.ElementType.Int64).Select(o => $"{o.Kernel} {o.Node}").ToList();
+        Assert.True(integerOps.Count == positionIdOps, string.Join("; ", integerOps));
+    }
+}
