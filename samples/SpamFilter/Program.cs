@@ -1,14 +1,11 @@
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
-using Microsoft.ML.Tokenizers;
 
 namespace SpamFilter;
 
 public static class Program
 {
-    private const int MaxTokens = 64; // MaxShapes sequence=64; the model was trained on 64 tokens
     private static readonly string[] Labels = { "ham", "spam" };
 
     public static int Main(string[] args)
@@ -20,21 +17,13 @@ public static class Program
         }
         string text = string.Join(' ', args);
 
-        // The same BERT uncased WordPiece tokenization the model was trained with.
-        var tokenizer = BertTokenizer.Create(Path.Combine(AppContext.BaseDirectory, "vocab.txt"),
-            new BertOptions { LowerCaseBeforeTokenization = true, RemoveNonSpacingMarks = true });
-        IReadOnlyList<int> ids = tokenizer.EncodeToIds(text); // [CLS] ... [SEP]
-        int sequence = Math.Min(ids.Count, MaxTokens);
-
-        var inputIds = new long[sequence];
+        // The text cleanup and BERT uncased WordPiece tokenization the model was trained with (SpamTokenizer.cs).
+        var tokenizer = new SpamTokenizer(Path.Combine(AppContext.BaseDirectory, "vocab.txt"));
+        long[] inputIds = tokenizer.Encode(text, out int wordPieces); // [CLS] + up to 62 pieces + [SEP]
+        int sequence = inputIds.Length; // the true length (<= 64): Run takes it, so no padding is needed
         var attentionMask = new long[sequence];
-        var tokenTypeIds = new long[sequence];
-        for (int i = 0; i < sequence; i++)
-        {
-            inputIds[i] = ids[i];
-            attentionMask[i] = 1;
-        }
-        if (ids.Count > MaxTokens) inputIds[sequence - 1] = tokenizer.SeparatorTokenId; // truncated: keep the final [SEP]
+        Array.Fill(attentionMask, 1L);
+        var tokenTypeIds = new long[sequence]; // all 0: one segment
 
         var logits = new float[Labels.Length];
         using var model = new SpamClassifier(); // generated at build time from model.onnx
@@ -54,7 +43,7 @@ public static class Program
         double probability = (label == 1 ? e1 : e0) / (e0 + e1);
 
         Console.WriteLine($"text:        {text}");
-        Console.WriteLine($"tokens:      {sequence}{(ids.Count > MaxTokens ? $" (truncated from {ids.Count})" : "")}");
+        Console.WriteLine($"tokens:      {sequence}{(wordPieces + 2 > sequence ? $" (truncated from {wordPieces + 2})" : "")}");
         Console.WriteLine($"label:       {Labels[label]}");
         Console.WriteLine($"probability: {probability:F4}");
         Console.WriteLine($"inference:   {first.TotalMilliseconds:F3} ms (first run), {warm.TotalMilliseconds:F3} ms (warm run)");
