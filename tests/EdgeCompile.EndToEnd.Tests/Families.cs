@@ -1,3 +1,4 @@
+using EdgeCompile.Compiler.Data;
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -100,35 +101,35 @@ public sealed class TestData
         string test = Path.Combine(f.Directory, "test");
         using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(f.Directory, "meta.json")));
         var root = meta.RootElement;
-        var labels = Npy.Read(Path.Combine(test, "labels.npy")).AsInt64();
+        var labels = NpyFile.Read(Path.Combine(test, "labels.npy")).As<long>();
         int classes = root.GetProperty("num_classes").GetInt32();
         double acc = root.TryGetProperty("test_accuracy", out var a) ? a.GetDouble() : double.NaN;
         if (f.IsText)
         {
-            var ids = Npy.Read(Path.Combine(test, "input_ids.npy"));
+            var ids = NpyFile.Read(Path.Combine(test, "input_ids.npy"));
             if (ids.Shape.Length != 2 || ids.Shape[1] != Family.MaxSequence)
                 throw new InvalidDataException($"{f.Name}: input_ids has shape [{string.Join(",", ids.Shape)}], expected [n,{Family.MaxSequence}]");
             return new TestData
             {
-                Samples = ids.Shape[0],
+                Samples = (int)ids.Shape[0],
                 Classes = classes,
                 Labels = labels,
                 MetaAccuracy = acc,
-                InputIds = ids.AsInt64(),
-                AttentionMask = Npy.Read(Path.Combine(test, "attention_mask.npy")).AsInt64(),
-                TokenTypeIds = f.HasTokenTypeIds ? Npy.Read(Path.Combine(test, "token_type_ids.npy")).AsInt64() : null,
+                InputIds = ids.As<long>(),
+                AttentionMask = NpyFile.Read(Path.Combine(test, "attention_mask.npy")).As<long>(),
+                TokenTypeIds = f.HasTokenTypeIds ? NpyFile.Read(Path.Combine(test, "token_type_ids.npy")).As<long>() : null,
                 VocabSize = root.GetProperty("vocab_size").GetInt32(),
             };
         }
-        var px = Npy.Read(Path.Combine(test, "pixel_values.npy"));
+        var px = NpyFile.Read(Path.Combine(test, "pixel_values.npy"));
         return new TestData
         {
-            Samples = px.Shape[0],
+            Samples = (int)px.Shape[0],
             Classes = classes,
             Labels = labels,
             MetaAccuracy = acc,
-            PixelValues = px.AsFloat32(),
-            ImageShape = px.Shape[1..],
+            PixelValues = px.As<float>(),
+            ImageShape = px.Shape[1..].Select(d => (int)d).ToArray(),
         };
     }
 

@@ -1,3 +1,4 @@
+using EdgeCompile.Compiler.Data;
 using System;
 using System.IO;
 using System.Linq;
@@ -20,13 +21,13 @@ public sealed class TokenizerAgreementTests
     {
         string dir = Path.Combine(Paths.Fixtures, "bert");
         var texts = JsonSerializer.Deserialize<string[]>(File.ReadAllText(Path.Combine(dir, "test", "texts.json")))!;
-        var idsFile = Npy.Read(Path.Combine(dir, "test", "input_ids.npy"));
-        var maskFile = Npy.Read(Path.Combine(dir, "test", "attention_mask.npy"));
-        Assert.Equal(new[] { texts.Length, Sequence }, idsFile.Shape);
+        var idsFile = NpyFile.Read(Path.Combine(dir, "test", "input_ids.npy"));
+        var maskFile = NpyFile.Read(Path.Combine(dir, "test", "attention_mask.npy"));
+        Assert.Equal(new long[] { texts.Length, Sequence }, idsFile.Shape);
         Assert.Equal(idsFile.Shape, maskFile.Shape);
         Assert.Equal(300, texts.Length);
-        long[] expectedIds = idsFile.AsInt64();
-        long[] mask = maskFile.AsInt64();
+        long[] expectedIds = idsFile.As<long>();
+        long[] mask = maskFile.As<long>();
 
         var tokenizer = new SpamTokenizer(Path.Combine(dir, "vocab.txt"));
         int truncated = 0;

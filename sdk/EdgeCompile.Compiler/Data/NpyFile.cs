@@ -28,9 +28,11 @@ public sealed partial class NpyFile
 
     public T[] As<T>() => Data as T[] ?? throw new InvalidDataException($"array holds {DType}, not {typeof(T).Name}");
 
-    public static NpyFile Read(string path)
+    public static NpyFile Read(string path) => Parse(File.ReadAllBytes(path), path);
+
+    /// <summary>Parses .npy bytes; <paramref name="path"/> names them in errors.</summary>
+    public static NpyFile Parse(byte[] bytes, string path = "<npy>")
     {
-        var bytes = File.ReadAllBytes(path);
         if (bytes.Length < 10 || bytes[0] != 0x93 || Encoding.ASCII.GetString(bytes, 1, 5) != "NUMPY")
             throw new InvalidDataException($"'{path}' is not a .npy file");
         int major = bytes[6];
