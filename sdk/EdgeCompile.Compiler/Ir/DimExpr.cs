@@ -48,10 +48,6 @@ public sealed class DimExpr : IEquatable<DimExpr>
     public static DimExpr operator -(DimExpr a, DimExpr b) => a + b.Negate();
     public DimExpr Negate() => new(_terms.Select(t => t with { Coefficient = -t.Coefficient }));
 
-    /// <summary>Sum (always exact for polynomials; kept for call sites that read as a try).</summary>
-    public DimExpr? TryAdd(DimExpr other) => this + other;
-    public DimExpr? TryNegate() => Negate();
-
     /// <summary>Exact division by a monomial, or null when some term does not divide.</summary>
     public DimExpr? TryDivide(DimExpr divisor)
     {

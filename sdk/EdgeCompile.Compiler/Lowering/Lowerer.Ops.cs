@@ -137,13 +137,7 @@ public sealed partial class Lowerer
         Emit("StridedCopy", new[] { x }, new[] { y }, p);
     }
 
-    private DimExpr Sum(IEnumerable<DimExpr> terms)
-    {
-        var acc = DimExpr.Const(0);
-        foreach (var t in terms)
-            acc = acc.TryAdd(t) ?? throw new CompilerException(Codes.DynamicShape, "an offset mixes different named dimensions.", _node.Name);
-        return acc;
-    }
+    private static DimExpr Sum(IEnumerable<DimExpr> terms) => terms.Aggregate(DimExpr.Const(0), (acc, t) => acc + t);
 
     private void LowerTranspose(Node n)
     {
@@ -176,7 +170,7 @@ public sealed partial class Lowerer
         {
             var space = new StridedSpace(part.Shape!, new[] { StridedSpace.Contiguous(part.Shape!), yStrides });
             EmitStridedCopy(Tensor(part), y, space, DimExpr.Const(0), along * yStrides[axis]);
-            along = along.TryAdd(part.Shape![axis]) ?? throw new CompilerException(Codes.DynamicShape, "Concat offsets mix named dimensions.", n.Name);
+            along += part.Shape![axis];
         }
     }
 
@@ -190,7 +184,7 @@ public sealed partial class Lowerer
         {
             var space = new StridedSpace(part.Shape!, new[] { xStrides, StridedSpace.Contiguous(part.Shape!) });
             EmitStridedCopy(Tensor(x), Define(part), space, along * xStrides[axis], DimExpr.Const(0));
-            along = along.TryAdd(part.Shape![axis]) ?? throw new CompilerException(Codes.DynamicShape, "Split offsets mix named dimensions.", n.Name);
+            along += part.Shape![axis];
         }
     }
 

@@ -49,24 +49,19 @@ public sealed class StridedSpace
         for (int i = 0; i < Dims.Length; i++)
         {
             if (Dims[i] == DimExpr.One) continue;
-            if (dims.Count > 0 && Strides.All(s => Mergeable(s, i, strides, dims)))
+            // The previous kept dimension and this one are one walk for every operand when the
+            // previous stride is this stride times this size.
+            bool merge = dims.Count > 0 && Enumerable.Range(0, Strides.Length).All(k => strides[k][^1] == Strides[k][i] * Dims[i]);
+            if (merge)
             {
-                int last = dims.Count - 1;
-                for (int k = 0; k < Strides.Length; k++) strides[k][last] = Strides[k][i];
-                dims[last] = dims[last] * Dims[i];
+                dims[^1] *= Dims[i];
+                for (int k = 0; k < Strides.Length; k++) strides[k][^1] = Strides[k][i];
                 continue;
             }
             dims.Add(Dims[i]);
             for (int k = 0; k < Strides.Length; k++) strides[k].Add(Strides[k][i]);
         }
         return new StridedSpace(dims.ToArray(), strides.Select(s => s.ToArray()).ToArray());
-
-        // The previous kept dimension and this one form one walk if prev stride = this stride · this size.
-        bool Mergeable(DimExpr[] s, int i, List<DimExpr>[] kept, List<DimExpr> keptDims)
-        {
-            int k = Array.IndexOf(Strides, s);
-            return kept[k][^1] == s[i] * Dims[i];
-        }
     }
 
     /// <summary>Pads with leading unit dimensions (stride 0) to exactly <paramref name="rank"/>.</summary>

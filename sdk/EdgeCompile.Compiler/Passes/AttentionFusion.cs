@@ -29,13 +29,8 @@ public static partial class Fusion
         var s = softmax.In(0);
         Value? mask = null;
         double scale = 1;
-        if (From(s, "Add") is { } add && From(add.Input(0), "MatMul") is null ^ From(add.Input(1), "MatMul") is null)
-        {
-            bool left = From(add.Input(0), "MatMul") is null && From(add.Input(0), "Div") is null && From(add.Input(0), "Mul") is null;
-            (mask, s) = left ? (add.In(0), add.In(1)) : (add.In(1), add.In(0));
-        }
-        else if (From(s, "Add") is { } add2 && IsScoreLike(add2.Input(0)) != IsScoreLike(add2.Input(1)))
-            (mask, s) = IsScoreLike(add2.Input(0)) ? (add2.In(1), add2.In(0)) : (add2.In(0), add2.In(1));
+        if (From(s, "Add") is { } add && IsScoreLike(add.Input(0)) != IsScoreLike(add.Input(1)))
+            (mask, s) = IsScoreLike(add.Input(0)) ? (add.In(1), add.In(0)) : (add.In(0), add.In(1));
         else if (From(s, "Where") is { } where && IsScalar(where.Input(1), out double fill) && where.In(2).Shape!.SequenceEqual(scoresShape))
         {
             // masked_fill(cond, fill): fill + score rounds to fill in float for any score the

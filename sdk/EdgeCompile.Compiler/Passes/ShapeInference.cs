@@ -123,8 +123,8 @@ public static class ShapeInference
             case "Cast": InferCast(n); return;
             case "Shape": InferShape(n); return;
             case "Gather": InferGather(n); return;
-            case "Unsqueeze": InferUnsqueeze(g, n); return;
-            case "Squeeze": InferSqueeze(g, n); return;
+            case "Unsqueeze": InferUnsqueeze(n); return;
+            case "Squeeze": InferSqueeze(n); return;
             case "Reshape": InferReshape(n); return;
             case "Flatten":
                 {
@@ -328,7 +328,7 @@ public static class ShapeInference
         Set(n.Out, data.Type, shape);
     }
 
-    private static long[] AxesOf(Graph g, Node n, int input)
+    private static long[] AxesOf(Node n, int input)
     {
         if (n.Input(input) is not null) return ConstInts(n, input, "axes");
         return n.Ints("axes") ?? Array.Empty<long>();
@@ -341,10 +341,10 @@ public static class ShapeInference
         Set(n.Out, x.Type, shape);
     }
 
-    private static void InferUnsqueeze(Graph g, Node n)
+    private static void InferUnsqueeze(Node n)
     {
         var x = n.In(0);
-        var axes = AxesOf(g, n, 1);
+        var axes = AxesOf(n, 1);
         int outRank = x.Rank + axes.Length;
         var norm = axes.Select(a => Axis(n, a, outRank)).ToHashSet();
         var shape = new DimExpr[outRank];
@@ -353,10 +353,10 @@ public static class ShapeInference
         Reshaped(n, x, shape);
     }
 
-    private static void InferSqueeze(Graph g, Node n)
+    private static void InferSqueeze(Node n)
     {
         var x = n.In(0);
-        var axes = AxesOf(g, n, 1);
+        var axes = AxesOf(n, 1);
         var norm = axes.Length == 0
             ? Enumerable.Range(0, x.Rank).Where(i => x.Shape![i] == DimExpr.One).ToHashSet()
             : axes.Select(a => Axis(n, a, x.Rank)).ToHashSet();
@@ -392,10 +392,7 @@ public static class ShapeInference
         var parts = n.Inputs.Where(i => i is not null).Select(i => i!).ToArray();
         int axis = Axis(n, n.Int("axis", 0), parts[0].Rank);
         var shape = (DimExpr[])parts[0].Shape!.Clone();
-        var sum = DimExpr.Const(0);
-        foreach (var p in parts)
-            sum = sum.TryAdd(p.Shape![axis]) ?? throw new CompilerException(Codes.DynamicShape, "Concat along an axis whose size is a sum of different named dimensions.", n.Name);
-        shape[axis] = sum;
+        shape[axis] = parts.Aggregate(DimExpr.Const(0), (sum, p) => sum + p.Shape![axis]);
         if (parts[0].Rank == 1 && parts.All(p => Known(p) is not null))
         {
             SetSymbolic(n.Out, parts[0].Type, shape, parts.SelectMany(p => Known(p)!).ToArray());
@@ -483,11 +480,8 @@ public static class ShapeInference
         var (ks, kl, kd) = (Known(start), Known(limit), Known(delta));
         if (ks is { Length: 1 } && kl is { Length: 1 } && kd is { Length: 1 } && kd[0].IsConstant && ks[0].IsConstant)
         {
-            var span = kl[0].TryAdd(DimExpr.Const(-ks[0].ConstValue));
-            var count = span?.TryDivide(kd[0]);
-            if (count is not null)
+            if ((kl[0] - ks[0]).TryDivide(kd[0]) is { } count)
             {
-                var values = Enumerable.Range(0, 1).Select(_ => count).ToArray();
                 Set(n.Out, start.Type, new[] { count });
                 return;
             }
@@ -517,8 +511,8 @@ public static class ShapeInference
                 {
                     "Mul" => x * y,
                     "Div" => x.TryDivide(y),
-                    "Add" => x.TryAdd(y),
-                    "Sub" => y.TryNegate() is { } ny ? x.TryAdd(ny) : null,
+                    "Add" => x + y,
+                    "Sub" => x - y,
                     "Equal" => x == y ? DimExpr.One : (x.IsConstant && y.IsConstant) || (x.IsConstant && x.ConstValue <= 0) || (y.IsConstant && y.ConstValue <= 0) ? DimExpr.Const(0) : null,
                     _ => null,
                 };
