@@ -384,10 +384,51 @@ public sealed partial class Lowerer
         RequireFloat(x);
         int axis = ShapeInference.Axis(n, n.Int("axis", -1), x.Rank);
         var length = DimExpr.Product(x.Shape!.Skip(axis));
+        if (n.Outputs.Skip(1).Any(_read.Contains))
+        {
+            LowerLayerNormWithStatistics(n, axis);
+            return;
+        }
         if (scale.ElementCount != length || (bias is not null && bias.ElementCount != length))
             throw Unsupported("scale and bias must have the normalised shape");
         Emit("LayerNorm", new[] { Tensor(x), Tensor(scale), Optional(bias) }, new[] { Define(n.Out) },
             new[] { P("rows", DimExpr.Product(x.Shape!.Take(axis))), P("length", length), PF("epsilon", n.Float("epsilon", 1e-5)) });
+    }
+
+    /// <summary>
+    /// LayerNormalization whose Mean and InvStdDev outputs are read: computed step by step,
+    /// as the operator's definition does, so that both statistics exist as tensors.
+    /// </summary>
+    private void LowerLayerNormWithStatistics(Node n, int axis)
+    {
+        var (x, scale, bias) = (n.In(0), n.In(1), n.Input(2));
+        var shape = x.Shape!;
+        var rows = DimExpr.Product(shape.Take(axis));
+        var length = DimExpr.Product(shape.Skip(axis));
+        var statistics = shape.Select((d, i) => i < axis ? d : DimExpr.One).ToArray();
+        PlanTensor Stat(int output) => n.Outputs.Count > output && _read.Contains(n.Outputs[output]) ? Define(n.Outputs[output]) : Temp(ElementType.Float32, statistics);
+        var reduce = new[] { P("outer", rows), P("length", length), P("inner", DimExpr.One) };
+
+        var mean = Stat(1);
+        Emit("ReduceMean", new[] { Tensor(x) }, new[] { mean }, reduce);
+        var centred = Temp(ElementType.Float32, shape);
+        EmitBinary("Sub", Tensor(x), mean, centred);
+        var squared = Temp(ElementType.Float32, shape);
+        EmitBinary("Mul", centred, centred, squared);
+        var variance = Temp(ElementType.Float32, statistics);
+        Emit("ReduceMean", new[] { squared }, new[] { variance }, reduce);
+        var shifted = Temp(ElementType.Float32, statistics);
+        EmitBinary("Add", variance, Weight(ConstTensor.Scalar(ElementType.Float32, n.Float("epsilon", 1e-5))), shifted);
+        var deviation = Temp(ElementType.Float32, statistics);
+        Emit("Sqrt", new[] { shifted }, new[] { deviation }, None);
+        var inverse = Stat(2);
+        Emit("Reciprocal", new[] { deviation }, new[] { inverse }, None);
+        var normalised = Temp(ElementType.Float32, shape);
+        EmitBinary("Mul", centred, inverse, normalised);
+        var y = Define(n.Out);
+        var scaled = bias is null ? y : Temp(ElementType.Float32, shape);
+        EmitBinary("Mul", normalised, Tensor(scale), scaled);
+        if (bias is not null) EmitBinary("Add", scaled, Tensor(bias), y);
     }
 
     private void LowerReduce(Node n)

@@ -20,6 +20,7 @@ public sealed partial class Lowerer
     private readonly Dictionary<Value, PlanTensor> _tensors = new();
     private int _nextId;
     private Node _node = null!;
+    private HashSet<Value> _read = new();
 
     private Lowerer(Graph graph, Plan plan)
     {
@@ -39,7 +40,7 @@ public sealed partial class Lowerer
             _tensors[v] = t;
             _plan.Inputs.Add((v.Name, t));
         }
-        var outputIndex = _graph.Outputs.Select((v, i) => (v, i)).GroupBy(p => p.v).ToDictionary(g => g.Key, g => g.First().i);
+        _read = _graph.Nodes.SelectMany(n => n.Inputs).Where(v => v is not null).Select(v => v!).Concat(_graph.Outputs).ToHashSet();
         foreach (var node in _graph.Nodes)
         {
             _node = node;

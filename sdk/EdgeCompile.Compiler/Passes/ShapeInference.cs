@@ -177,10 +177,12 @@ public static class ShapeInference
                 return;
             case "LayerNormalization":
                 {
-                    for (int i = 1; i < n.Outputs.Count; i++)
-                        if (IsUsed(g, n.Outputs[i]))
-                            throw new CompilerException(Codes.UnsupportedOperatorForm, "the Mean/InvStdDev outputs of LayerNormalization are used; only the normalised output is supported.", n.Name);
-                    Set(n.Out, n.In(0).Type, n.In(0).Shape!);
+                    var x = n.In(0);
+                    Set(n.Out, x.Type, x.Shape!);
+                    // Mean and InvStdDev keep the leading axes and have 1 on the normalised ones.
+                    int axis = Axis(n, n.Int("axis", -1), x.Rank);
+                    var statistics = x.Shape!.Select((d, i) => i < axis ? d : DimExpr.One).ToArray();
+                    for (int i = 1; i < n.Outputs.Count; i++) Set(n.Outputs[i], ElementType.Float32, statistics);
                     return;
                 }
             case "ReduceMean":
