@@ -15,6 +15,7 @@ public static partial class Fusion
 {
     public static void Run(Graph graph)
     {
+        RemoveNoOps(graph);
         BypassExpand(graph);
         Rewrite(graph, "Div", LayerNormFromDecomposition);
         Rewrite(graph, "Erf", GeluFromErf);
@@ -87,6 +88,24 @@ public static partial class Fusion
     }
 
     // ---- rules ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Identity, Dropout (inference) and Cast to the same type pass their input through; reading
+    /// the input directly lets the rules below see the real producer (masked_fill exports a
+    /// bool→bool Cast between its Expand and its Where).
+    /// </summary>
+    private static void RemoveNoOps(Graph graph)
+    {
+        foreach (var n in graph.Nodes.ToList())
+        {
+            bool passThrough = n.OpType is "Identity" or "Dropout" || (n.OpType == "Cast" && n.In(0).Type == n.Out.Type);
+            if (!passThrough || n.Out.IsGraphOutput || n.Outputs.Skip(1).Any(o => graph.Nodes.Any(c => c.Inputs.Contains(o)))) continue;
+            foreach (var consumer in graph.Nodes)
+                for (int i = 0; i < consumer.Inputs.Count; i++)
+                    if (consumer.Inputs[i] == n.Out) consumer.Inputs[i] = n.In(0);
+        }
+        DeadCode.Run(graph);
+    }
 
     /// <summary>
     /// Where and broadcasting binary ops broadcast by themselves, so an Expand that only feeds
