@@ -77,6 +77,16 @@ public sealed class FusionTests
     }
 
     [Fact]
+    public void Masked_fill_mask_stays_one_value_per_token()
+    {
+        // DistilBERT: (mask == 0).view(b,1,1,s).expand_as(scores) feeds masked_fill. The attention
+        // kernel broadcasts the [batch,1,1,sequence] mask itself; nothing is expanded to [b,h,s,s].
+        var plan = Schedule("distilbert");
+        Assert.All(plan.Ops.Where(o => o.Kernel == "Attention"), a => Assert.Equal("batch*sequence", a.Inputs[3]!.ElementCount.ToString()));
+        Assert.DoesNotContain(plan.Ops, o => o.Kernel == "StridedCopy" && o.Outputs[0].Type == EdgeCompile.Compiler.Ir.ElementType.Bool);
+    }
+
+    [Fact]
     public void Silu_and_activations_fold_into_conv_and_dense()
     {
         var plan = Schedule("mobilevit");
