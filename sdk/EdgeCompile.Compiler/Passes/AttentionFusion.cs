@@ -68,29 +68,44 @@ public static partial class Fusion
 
     private static bool IsScoreLike(Value? v) => From(v, "MatMul") is not null || From(v, "Div") is { } d && From(d.Input(0), "MatMul") is not null || From(v, "Mul") is { } m && From(m.Input(0), "MatMul") is not null;
 
-    /// <summary>A [B,S,H·D] tensor viewed as [B,S,H,D] and transposed heads-first (keys also transposed to [B,H,D,S]).</summary>
-    private sealed record HeadsView(Value Source, DimExpr Heads, DimExpr Dim);
+    /// <summary>
+    /// A [B,S,H·C] tensor viewed as [B,S,H,C] and transposed heads-first (keys also transposed to
+    /// [B,H,D,S]); D = C unless a Split along the last axis takes D channels at Offset of each
+    /// head's C (EfficientFormer's packed per-head q|k|v).
+    /// </summary>
+    private sealed record HeadsView(Value Source, DimExpr Heads, DimExpr Dim, DimExpr Offset, DimExpr HeadStride);
 
     private static HeadsView? HeadsFirst(Value v, bool transposedKey)
     {
         if (From(v, "Transpose") is not { } t) return null;
         var perm = t.Ints("perm");
-        Value reshaped;
-        if (transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 2, 3, 1 })) reshaped = t.In(0);
+        Value perHead;
+        if (transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 2, 3, 1 })) perHead = t.In(0);
         else if (transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 1, 3, 2 }) && From(t.In(0), "Transpose") is { } inner
-                 && inner.Ints("perm") is { } p2 && p2.SequenceEqual(new long[] { 0, 2, 1, 3 })) reshaped = inner.In(0);
-        else if (!transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 2, 1, 3 })) reshaped = t.In(0);
+                 && inner.Ints("perm") is { } p2 && p2.SequenceEqual(new long[] { 0, 2, 1, 3 })) perHead = inner.In(0);
+        else if (!transposedKey && perm is not null && perm.SequenceEqual(new long[] { 0, 2, 1, 3 })) perHead = t.In(0);
         else return null;
+        if (perHead.Rank != 4) return null;
+
+        var offset = DimExpr.Const(0);
+        var reshaped = perHead;
+        if (From(perHead, "Split") is { } split)
+        {
+            if (ShapeInference.Axis(split, split.Int("axis", 0), 4) != 3) return null;
+            reshaped = split.In(0);
+            var sizes = ShapeInference.SplitSizes(split, reshaped.Shape![3]);
+            offset = sizes.Take(split.Outputs.IndexOf(perHead)).Aggregate(DimExpr.Const(0), (a, b) => a + b);
+        }
         if (From(reshaped, "Reshape") is not { } reshape || reshaped.Rank != 4) return null;
         var source = reshape.In(0);
         if (source.Rank != 3 || source.Type != ElementType.Float32 || source.Shape![0] != reshaped.Shape![0] || source.Shape![1] != reshaped.Shape![1]) return null;
         if (reshaped.Shape![2] * reshaped.Shape![3] != source.Shape![2]) return null;
-        return new HeadsView(source, reshaped.Shape![2], reshaped.Shape![3]);
+        return new HeadsView(source, reshaped.Shape![2], perHead.Shape![3], offset, reshaped.Shape![3]);
     }
 
     private static AttentionOperand Operand(HeadsView h)
     {
         var shape = h.Source.Shape!;
-        return new AttentionOperand(DimExpr.Const(0), shape[1] * shape[2], shape[2], h.Dim);
+        return new AttentionOperand(h.Offset, shape[1] * shape[2], shape[2], h.HeadStride);
     }
 }

@@ -66,6 +66,7 @@ public sealed class FusionTests
     [InlineData("mobilebert", true)]
     [InlineData("vit", false)]
     [InlineData("mobilevit", false)]  // attention inside the unfolded patches
+    [InlineData("efficientformer", true)] // learned attention biases; q|k|v split per head from one projection
     public void Scaled_dot_product_attention_becomes_one_kernel(string family, bool masked)
     {
         var plan = Schedule(family);
