@@ -52,7 +52,10 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
     [Output]
     public ITaskItem[] WeightBlobs { get; private set; } = Array.Empty<ITaskItem>();
 
-    /// <summary>The models with every metadata resolved (<c>ClassName</c>, <c>Namespace</c>, <c>PlanPath</c>, ...).</summary>
+    /// <summary>The models with every metadata resolved (<c>ClassName</c>, <c>Namespace</c>, <c>PlanPath</c>, ...),
+    /// plus <c>StampPath</c> and <c>InputsKey</c>: the targets write <c>InputsKey</c> (everything besides the ONNX
+    /// file that decides this model's outputs: profile, resolved and custom metadata) to <c>StampPath</c> when it
+    /// changed, and that file is an input of this model's batch of <c>EdgeCompileModels</c>.</summary>
     [Output]
     public ITaskItem[] ResolvedModels { get; private set; } = Array.Empty<ITaskItem>();
 
@@ -134,6 +137,9 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
             r.SetMetadata("WeightsPath", m.WeightsPath);
             r.SetMetadata("ResourceName", m.ResourceName);
             r.SetMetadata("ModelPath", m.ModelPath);
+            r.SetMetadata("SourceName", m.SourceName);
+            r.SetMetadata("StampPath", m.StampPath);
+            r.SetMetadata("InputsKey", InputsKey(m, profile));
             resolved.Add(r);
         }
         Plans = plans.ToArray();
@@ -148,10 +154,35 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         return !Log.HasLoggedErrors;
     }
 
+    /// <summary>One line that changes exactly when this model's outputs may change for a reason other than
+    /// the ONNX file's content: the profile, the file the item points at, every resolved value, and every
+    /// custom metadata of the item (so <c>Quantize</c>, <c>Prune</c> or any later metadata count too).</summary>
+    internal static string InputsKey(ModelItem m, string profile)
+    {
+        var parts = new List<string>
+        {
+            "edgecompile-inputs-v1",
+            "profile=" + profile,
+            "model=" + m.ModelPath,
+            "source=" + m.SourceName,
+            "class=" + m.Namespace + "." + m.ClassName,
+            "maxShapes=" + (m.MaxShapes ?? ""),
+            "resource=" + m.ResourceName,
+        };
+        var custom = new List<string>();
+        foreach (System.Collections.DictionaryEntry e in m.Item.CloneCustomMetadata())
+            custom.Add("meta:" + e.Key + "=" + e.Value);
+        custom.Sort(StringComparer.Ordinal);
+        parts.AddRange(custom);
+        return string.Join("|", parts).Replace('\r', ' ').Replace('\n', ' ');
+    }
+
     private void CompileOne(ModelItem m, string profile)
     {
+        // SourceName (project-relative) goes into the plan and the generated code, so they do not depend on
+        // the folder the project is built in; ModelPath (absolute) is what is read and what messages name.
         var request = new CompileRequest(m.ModelPath, m.ClassName, m.Namespace, m.MaxShapes, profile,
-            m.PlanPath, m.WeightsPath, m.ResourceName);
+            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName);
         var watch = Stopwatch.StartNew();
         CompileResult result;
         try
@@ -215,8 +246,9 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         var now = DateTime.UtcNow;
         File.SetLastWriteTimeUtc(m.PlanPath, now);
         File.SetLastWriteTimeUtc(m.WeightsPath, now);
+        // Tests assert on this line (one per compiled model) to prove which models a build recompiled.
         Log.LogMessage(MessageImportance.Normal,
-            "EdgeCompile: {0} -> {1}.{2} ({3}, {4:N0} bytes of weights, {5} warning(s), {6} ms)",
+            "EdgeCompile: compiled {0} -> {1}.{2} (profile {3}, {4:N0} bytes of weights, {5} warning(s), {6} ms)",
             m.ItemSpec, m.Namespace, m.ClassName, profile, new FileInfo(m.WeightsPath).Length, warnings, watch.ElapsedMilliseconds);
     }
 
@@ -253,10 +285,15 @@ internal sealed class ModelItem
 {
     public static readonly string[] KnownProfiles = { "portable", "x64-avx2", "x64-avx512", "arm64-neon" };
 
+    public required ITaskItem Item { get; init; }
     public required string ItemSpec { get; init; }
     public required string Source { get; init; }
     public required string ProjectFile { get; init; }
     public required string ModelPath { get; init; }
+    /// <summary>The ONNX file relative to the project folder, with '/': what the plan and generated code name.</summary>
+    public required string SourceName { get; init; }
+    /// <summary>Per-model stamp of the inputs other than the ONNX file (see <see cref="CompileEdgeModels.InputsKey"/>).</summary>
+    public required string StampPath { get; init; }
     public required string ClassName { get; init; }
     public required string Namespace { get; init; }
     public required string? MaxShapes { get; init; }
@@ -309,10 +346,13 @@ internal sealed class ModelItem
         if (errors.Count > 0) return null;
         return new ModelItem
         {
+            Item = item,
             ItemSpec = spec,
             Source = item.ItemSpec,
             ProjectFile = projectFile,
             ModelPath = modelPath,
+            SourceName = Path.GetRelativePath(projectDirectory, modelPath).Replace('\\', '/'),
+            StampPath = Path.Combine(intermediate, className + ".edgeinputs"),
             ClassName = className,
             Namespace = ns,
             MaxShapes = maxShapes,

@@ -20,6 +20,10 @@ namespace EdgeCompile.Compiler;
 /// <param name="PlanPath">Where to write the plan (<c>.edgeplan</c>).</param>
 /// <param name="WeightsPath">Where to write the packed weights blob.</param>
 /// <param name="ResourceName">Manifest resource name the blob will have in the consuming assembly.</param>
+/// <param name="SourceName">How the plan names the model (its <c>source</c> line, the generated class's
+/// <c>Info.Source</c> and header comment), e.g. the project-relative <c>models/spam.onnx</c>, so that the
+/// plan and the generated code do not depend on the folder the project is built in. Null: <paramref name="ModelPath"/>.
+/// Messages always name <paramref name="ModelPath"/>, the real file.</param>
 public sealed record CompileRequest(
     string ModelPath,
     string ClassName,
@@ -28,7 +32,8 @@ public sealed record CompileRequest(
     string Profile,
     string PlanPath,
     string WeightsPath,
-    string ResourceName);
+    string ResourceName,
+    string? SourceName = null);
 
 public enum Severity { Info, Warning, Error }
 
@@ -91,7 +96,7 @@ public static class ModelCompiler
         {
             ClassName = request.ClassName,
             Namespace = request.Namespace,
-            Source = request.ModelPath.Replace('\\', '/'),
+            Source = (string.IsNullOrEmpty(request.SourceName) ? request.ModelPath : request.SourceName).Replace('\\', '/'),
             Profile = request.Profile,
             Resource = request.ResourceName,
             Parameters = graph.ParameterCount,

@@ -22,6 +22,20 @@ public sealed class ConsumerProject : IDisposable
     {
         Directory = Path.Combine(Path.GetTempPath(), "edgecompile-build-tests", Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(Directory);
+        WriteProject(itemGroup, extraProperties);
+        // Keep the consumer out of any Directory.Build.props/targets above the temp folder.
+        File.WriteAllText(Path.Combine(Directory, "Directory.Build.props"), "<Project />");
+        File.WriteAllText(Path.Combine(Directory, "Directory.Build.targets"), "<Project />");
+    }
+
+    public string Directory { get; }
+
+    /// <summary>obj/&lt;configuration&gt;/net10.0/ of the consumer.</summary>
+    public string IntermediateDirectory => Path.Combine(Directory, "obj", Configuration, "net10.0");
+
+    /// <summary>(Re)writes Consumer.csproj, e.g. to change one item's metadata between builds.</summary>
+    public void WriteProject(string itemGroup, string extraProperties = "")
+    {
         string sdk = Path.Combine(RepoRoot, "sdk", "build");
         File.WriteAllText(Path.Combine(Directory, "Consumer.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
@@ -39,12 +53,7 @@ public sealed class ConsumerProject : IDisposable
               <Import Project="{Path.Combine(sdk, "EdgeCompile.targets")}" />
             </Project>
             """);
-        // Keep the consumer out of any Directory.Build.props/targets above the temp folder.
-        File.WriteAllText(Path.Combine(Directory, "Directory.Build.props"), "<Project />");
-        File.WriteAllText(Path.Combine(Directory, "Directory.Build.targets"), "<Project />");
     }
-
-    public string Directory { get; }
 
     public void WriteFile(string relative, byte[] bytes)
     {
@@ -68,11 +77,19 @@ public sealed class ConsumerProject : IDisposable
             // (project references of this test project); re-checking them per build is slow.
             "--no-dependencies" };
         args.AddRange(extraArgs);
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Directory };
+        return RunDotnet(Directory, args);
+    }
+
+    /// <summary>Runs <c>dotnet</c> with the given arguments, without build servers or node reuse, and
+    /// without the test host's own MSBuild/SDK environment.</summary>
+    public static BuildResult RunDotnet(string workingDirectory, IEnumerable<string> args, int timeoutMinutes = 10)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        psi.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
         // The test host's own MSBuild/SDK variables must not leak into the child build.
         foreach (var v in new[] { "MSBuildExtensionsPath", "MSBUILD_EXE_PATH", "MSBuildSDKsPath", "DOTNET_HOST_PATH" })
             psi.Environment.Remove(v);
@@ -83,10 +100,10 @@ public sealed class ConsumerProject : IDisposable
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stderr.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(10)))
+        if (!p.WaitForExit(TimeSpan.FromMinutes(timeoutMinutes)))
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException("dotnet build did not finish in 10 minutes:\n" + stdout);
+            throw new TimeoutException($"dotnet {string.Join(" ", args)} did not finish in {timeoutMinutes} minutes:\n" + stdout);
         }
         p.WaitForExit();
         return new BuildResult(p.ExitCode, stdout + stderr.ToString());
