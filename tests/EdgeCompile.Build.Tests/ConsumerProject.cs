@@ -82,28 +82,33 @@ public sealed class ConsumerProject : IDisposable
 
     /// <summary>Runs <c>dotnet</c> with the given arguments, without build servers or node reuse, and
     /// without the test host's own MSBuild/SDK environment.</summary>
-    public static BuildResult RunDotnet(string workingDirectory, IEnumerable<string> args, int timeoutMinutes = 10)
+    public static BuildResult RunDotnet(string workingDirectory, IEnumerable<string> args, int timeoutMinutes = 10) =>
+        Run("dotnet", workingDirectory, args, new Dictionary<string, string>(), TimeSpan.FromMinutes(timeoutMinutes));
+
+    /// <summary>Runs a program to completion and returns its exit code and output (stdout, then stderr).</summary>
+    public static BuildResult Run(string program, string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         psi.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
-        // The test host's own MSBuild/SDK variables must not leak into the child build.
+        // The test host's own MSBuild/SDK variables must not leak into the child process.
         foreach (var v in new[] { "MSBuildExtensionsPath", "MSBUILD_EXE_PATH", "MSBuildSDKsPath", "DOTNET_HOST_PATH" })
             psi.Environment.Remove(v);
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stderr.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(timeoutMinutes)))
+        if (!p.WaitForExit(timeout))
         {
             p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(" ", args)} did not finish in {timeoutMinutes} minutes:\n" + stdout);
+            throw new TimeoutException($"{program} {string.Join(" ", args)} did not finish in {timeout}:\n" + stdout);
         }
         p.WaitForExit();
         return new BuildResult(p.ExitCode, stdout + stderr.ToString());

@@ -1,5 +1,5 @@
+using EdgeCompile.Compiler.Data;
 using System;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
@@ -81,9 +81,9 @@ public sealed class PackageTests
                   </ItemGroup>
                 </Project>
                 """);
-            float[] pixels = Npy.ReadFloat32(Path.Combine(Vit, "test", "pixel_values.npy"), row: 0, rowLength: 16 * 16);
-            float[] expectedLogits = Npy.ReadFloat32(Path.Combine(Vit, "test", "torch_logits.npy"), row: 0, rowLength: 10);
-            long label = Npy.ReadInt64(Path.Combine(Vit, "test", "labels.npy"), row: 0);
+            float[] pixels = NpyFile.Read(Path.Combine(Vit, "test", "pixel_values.npy")).As<float>()[..(16 * 16)];
+            float[] expectedLogits = NpyFile.Read(Path.Combine(Vit, "test", "torch_logits.npy")).As<float>()[..10];
+            long label = NpyFile.Read(Path.Combine(Vit, "test", "labels.npy")).As<long>()[0];
             File.WriteAllText(Path.Combine(app, "Program.cs"), $$"""
                 using System;
                 using System.Globalization;
@@ -156,39 +156,5 @@ public sealed class PackageTests
         Assert.DoesNotContain("EdgeCompile.Compiler", text);
         Assert.DoesNotContain("EdgeCompile.Generators", text);
         Assert.DoesNotContain("Google.Protobuf", text);
-    }
-
-    /// <summary>Just enough of the .npy format for the fixture files (version 1/2 header, little-endian, C order).</summary>
-    private static class Npy
-    {
-        public static float[] ReadFloat32(string path, int row, int rowLength)
-        {
-            var (data, descr) = Read(path);
-            Assert.Equal("<f4", descr);
-            var result = new float[rowLength];
-            for (int i = 0; i < rowLength; i++)
-                result[i] = BinaryPrimitives.ReadSingleLittleEndian(data.AsSpan((row * rowLength + i) * 4, 4));
-            return result;
-        }
-
-        public static long ReadInt64(string path, int row)
-        {
-            var (data, descr) = Read(path);
-            Assert.Equal("<i8", descr);
-            return BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(row * 8, 8));
-        }
-
-        private static (byte[] Data, string Descr) Read(string path)
-        {
-            byte[] bytes = File.ReadAllBytes(path);
-            Assert.True(bytes.Length > 10 && bytes[0] == 0x93 && Encoding.ASCII.GetString(bytes, 1, 5) == "NUMPY", path + " is not a .npy file");
-            int headerLength, start;
-            if (bytes[6] == 1) { headerLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); start = 10; }
-            else { headerLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)); start = 12; }
-            string header = Encoding.ASCII.GetString(bytes, start, headerLength);
-            Assert.Contains("'fortran_order': False", header);
-            string descr = Regex.Match(header, @"'descr':\s*'([^']+)'").Groups[1].Value;
-            return (bytes[(start + headerLength)..], descr);
-        }
     }
 }
