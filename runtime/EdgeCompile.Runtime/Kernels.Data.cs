@@ -10,27 +10,14 @@ public static partial class Kernels
     /// <c>[-axisLength, axisLength)</c> throws <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
     public static void Gather<T>(ReadOnlySpan<T> data, ReadOnlySpan<long> indices, Span<T> y, int outer, int axisLength, int inner)
-        where T : unmanaged
-    {
-        CheckGather(data.Length, indices.Length, y.Length, outer, axisLength, inner);
-        int count = indices.Length;
-        for (int o = 0; o < outer; o++)
-        {
-            ReadOnlySpan<T> block = data.Slice(o * axisLength * inner, axisLength * inner);
-            Span<T> yBlock = y.Slice(o * count * inner, count * inner);
-            for (int t = 0; t < count; t++)
-            {
-                long index = indices[t];
-                if (index < 0) index += axisLength;
-                if ((ulong)index >= (ulong)axisLength) ThrowGatherIndex(indices[t], t, axisLength);
-                block.Slice((int)index * inner, inner).CopyTo(yBlock.Slice(t * inner, inner));
-            }
-        }
-    }
+        where T : unmanaged => Gather<T, long>(data, indices, y, outer, axisLength, inner);
 
     /// <inheritdoc cref="Gather{T}(ReadOnlySpan{T}, ReadOnlySpan{long}, Span{T}, int, int, int)"/>
     public static void Gather<T>(ReadOnlySpan<T> data, ReadOnlySpan<int> indices, Span<T> y, int outer, int axisLength, int inner)
-        where T : unmanaged
+        where T : unmanaged => Gather<T, int>(data, indices, y, outer, axisLength, inner);
+
+    private static void Gather<T, TIndex>(ReadOnlySpan<T> data, ReadOnlySpan<TIndex> indices, Span<T> y, int outer, int axisLength, int inner)
+        where T : unmanaged where TIndex : unmanaged, System.Numerics.IBinaryInteger<TIndex>
     {
         CheckGather(data.Length, indices.Length, y.Length, outer, axisLength, inner);
         int count = indices.Length;
@@ -40,9 +27,9 @@ public static partial class Kernels
             Span<T> yBlock = y.Slice(o * count * inner, count * inner);
             for (int t = 0; t < count; t++)
             {
-                long index = indices[t];
+                long index = long.CreateTruncating(indices[t]);
                 if (index < 0) index += axisLength;
-                if ((ulong)index >= (ulong)axisLength) ThrowGatherIndex(indices[t], t, axisLength);
+                if ((ulong)index >= (ulong)axisLength) ThrowGatherIndex(long.CreateTruncating(indices[t]), t, axisLength);
                 block.Slice((int)index * inner, inner).CopyTo(yBlock.Slice(t * inner, inner));
             }
         }
