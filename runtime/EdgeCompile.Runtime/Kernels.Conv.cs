@@ -101,38 +101,47 @@ public static partial class Kernels
     /// always <c>kernelHeight·kernelWidth</c>; otherwise it is the number of positions inside the image.
     /// </summary>
     public static void AveragePool2d(ReadOnlySpan<float> x, Span<float> y, int planes, int inHeight, int inWidth, int outHeight, int outWidth,
-        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft, bool countIncludePad)
-    {
-        CheckPool(x.Length, y.Length, planes, inHeight, inWidth, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft);
-        int inPlane = inHeight * inWidth, outPlane = outHeight * outWidth;
-        for (int p = 0; p < planes; p++)
-        {
-            ReadOnlySpan<float> xp = x.Slice(p * inPlane, inPlane);
-            Span<float> yp = y.Slice(p * outPlane, outPlane);
-            for (int oh = 0; oh < outHeight; oh++)
-            {
-                int h0 = oh * strideHeight - padTop;
-                int hs = Math.Max(h0, 0), he = Math.Min(h0 + kernelHeight, inHeight);
-                for (int ow = 0; ow < outWidth; ow++)
-                {
-                    int w0 = ow * strideWidth - padLeft;
-                    int ws = Math.Max(w0, 0), we = Math.Min(w0 + kernelWidth, inWidth);
-                    float sum = 0f;
-                    for (int ih = hs; ih < he; ih++)
-                    {
-                        ReadOnlySpan<float> row = xp.Slice(ih * inWidth, inWidth);
-                        for (int iw = ws; iw < we; iw++) sum += row[iw];
-                    }
-                    int divisor = countIncludePad ? kernelHeight * kernelWidth : Math.Max(he - hs, 0) * Math.Max(we - ws, 0);
-                    yp[oh * outWidth + ow] = divisor == 0 ? 0f : sum / divisor;
-                }
-            }
-        }
-    }
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft, bool countIncludePad) =>
+        Pool2d(x, y, planes, inHeight, inWidth, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft,
+            new AveragePool(countIncludePad ? kernelHeight * kernelWidth : 0));
 
     /// <summary>Max pooling over <c>planes</c> = batch·channels planes; padding never wins (a window entirely in padding gives float.MinValue).</summary>
     public static void MaxPool2d(ReadOnlySpan<float> x, Span<float> y, int planes, int inHeight, int inWidth, int outHeight, int outWidth,
-        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft)
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft) =>
+        Pool2d(x, y, planes, inHeight, inWidth, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft,
+            new MaxPool());
+
+    /// <summary>How a pooling window reduces the image values inside it (padding positions are never read).</summary>
+    private interface IPoolOperator
+    {
+        float Seed { get; }
+        float Accumulate(float acc, float value);
+        /// <summary>The window's result from its accumulator and the number of image positions it covered.</summary>
+        float Finish(float acc, int count);
+    }
+
+    private readonly struct AveragePool(int fixedDivisor) : IPoolOperator
+    {
+        public float Seed => 0f;
+        public float Accumulate(float acc, float value) => acc + value;
+        // fixedDivisor is kernelHeight·kernelWidth with countIncludePad, else 0: divide by the positions inside the image.
+        public float Finish(float acc, int count)
+        {
+            int divisor = fixedDivisor != 0 ? fixedDivisor : count;
+            return divisor == 0 ? 0f : acc / divisor;
+        }
+    }
+
+    private readonly struct MaxPool : IPoolOperator
+    {
+        public float Seed => float.MinValue;
+        public float Accumulate(float acc, float value) => value > acc || float.IsNaN(value) ? value : acc;
+        public float Finish(float acc, int count) => acc;
+    }
+
+    private static void Pool2d<TPool>(ReadOnlySpan<float> x, Span<float> y, int planes, int inHeight, int inWidth, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft, TPool pool)
+        where TPool : struct, IPoolOperator
     {
         CheckPool(x.Length, y.Length, planes, inHeight, inWidth, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft);
         int inPlane = inHeight * inWidth, outPlane = outHeight * outWidth;
@@ -148,13 +157,13 @@ public static partial class Kernels
                 {
                     int w0 = ow * strideWidth - padLeft;
                     int ws = Math.Max(w0, 0), we = Math.Min(w0 + kernelWidth, inWidth);
-                    float max = float.MinValue;
+                    float acc = pool.Seed;
                     for (int ih = hs; ih < he; ih++)
                     {
                         ReadOnlySpan<float> row = xp.Slice(ih * inWidth, inWidth);
-                        for (int iw = ws; iw < we; iw++) { float v = row[iw]; if (v > max || float.IsNaN(v)) max = v; }
+                        for (int iw = ws; iw < we; iw++) acc = pool.Accumulate(acc, row[iw]);
                     }
-                    yp[oh * outWidth + ow] = max;
+                    yp[oh * outWidth + ow] = pool.Finish(acc, Math.Max(he - hs, 0) * Math.Max(we - ws, 0));
                 }
             }
         }
