@@ -20,6 +20,7 @@ namespace EdgeCompile.Generators
         public const string UndeclaredNameId = "EC4006";
         public const string MissingStatementId = "EC4007";
         public const string InconsistentPlanId = "EC4008";
+        public const string LanguageVersionTooLowId = "EC4009";
 
         public static readonly DiagnosticDescriptor MalformedStatement = new DiagnosticDescriptor(
             MalformedStatementId,
@@ -69,8 +70,15 @@ namespace EdgeCompile.Generators
             "Plan '{0}' line {1}: {2}. " + Rebuild,
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor LanguageVersionTooLow = new DiagnosticDescriptor(
+            LanguageVersionTooLowId,
+            "The model class needs C# 11 or later",
+            "Plan '{0}' line {1}: {2}. Remove <LangVersion> from the project or set it to 11 or later.",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static DiagnosticDescriptor Descriptor(string id) => id switch
         {
+            LanguageVersionTooLowId => LanguageVersionTooLow,
             MalformedStatementId => MalformedStatement,
             UnsupportedVersionId => UnsupportedVersion,
             UnknownElementTypeId => UnknownElementType,

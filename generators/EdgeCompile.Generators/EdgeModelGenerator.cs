@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Text;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Text;
 
 namespace EdgeCompile.Generators
@@ -46,12 +47,16 @@ namespace EdgeCompile.Generators
                 .Select(static (claims, _) => FindClashes(claims))
                 .WithTrackingName(TrackingNames.ClassNameClashes);
 
-            var toEmit = parsed.Combine(clashes).WithTrackingName(TrackingNames.PlansToEmit);
+            // Layer shape structs implement static abstract interface members (C# 11).
+            IncrementalValueProvider<bool> hasStaticAbstracts = context.ParseOptionsProvider
+                .Select(static (options, _) => options is not CSharpParseOptions cs || cs.LanguageVersion >= LanguageVersion.CSharp11);
 
-            context.RegisterSourceOutput(toEmit, static (spc, pair) => Execute(spc, pair.Left, pair.Right));
+            var toEmit = parsed.Combine(clashes).Combine(hasStaticAbstracts).WithTrackingName(TrackingNames.PlansToEmit);
+
+            context.RegisterSourceOutput(toEmit, static (spc, pair) => Execute(spc, pair.Left.Left, pair.Left.Right, pair.Right));
         }
 
-        private static void Execute(SourceProductionContext context, PlanParseResult result, EquatableArray<ClassClaim> clashes)
+        private static void Execute(SourceProductionContext context, PlanParseResult result, EquatableArray<ClassClaim> clashes, bool hasStaticAbstracts)
         {
             foreach (var d in result.Diagnostics) context.ReportDiagnostic(Diagnostics.Create(d));
             var plan = result.Plan;
@@ -66,6 +71,14 @@ namespace EdgeCompile.Generators
                         $"class '{plan.ClassName}' is also generated from plan '{claim.Path}'")));
                     return;
                 }
+            }
+
+            if (plan.ShapeStructs.Count > 0 && !hasStaticAbstracts)
+            {
+                context.ReportDiagnostic(Diagnostics.Create(new PlanDiagnostic(
+                    Diagnostics.LanguageVersionTooLowId, result.Path, plan.ClassLine, 0, 0, 0,
+                    $"class '{plan.ClassName}' specialises its kernels per layer shape with static abstract interface members, which need C# 11")));
+                return;
             }
 
             context.CancellationToken.ThrowIfCancellationRequested();

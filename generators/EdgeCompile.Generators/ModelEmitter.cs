@@ -23,6 +23,9 @@ namespace EdgeCompile.Generators
         private int _indent;
 
         private readonly Dictionary<string, string> _dimParameters = new Dictionary<string, string>(System.StringComparer.Ordinal);
+        /// <summary>What a name in an op parameter value becomes: dims map to Run parameters, <c>workers</c> to the pool.</summary>
+        private readonly Dictionary<string, string> _valueNames = new Dictionary<string, string>(System.StringComparer.Ordinal);
+        private readonly string _shapesClass;
         private readonly List<string> _dimConstants = new List<string>();
         private readonly List<string> _inputParameters = new List<string>();
         private readonly List<string> _outputParameters = new List<string>();
@@ -41,6 +44,9 @@ namespace EdgeCompile.Generators
                 _dimParameters[dim.Name] = CSharpNames.Unique(CSharpNames.ToCamelCase(dim.Name), parameters);
                 _dimConstants.Add(CSharpNames.Unique("Max" + CSharpNames.ToPascalCase(dim.Name), members));
             }
+            foreach (var pair in _dimParameters) _valueNames[pair.Key] = pair.Value;
+            _valueNames[PlanParser.WorkersName] = "this._workers";
+            _shapesClass = CSharpNames.Unique("LayerShapes", members);
             foreach (var input in plan.Inputs) _inputParameters.Add(CSharpNames.Unique(CSharpNames.ToCamelCase(input.OnnxName), parameters));
             foreach (var output in plan.Outputs) _outputParameters.Add(CSharpNames.Unique(CSharpNames.ToCamelCase(output.OnnxName), parameters));
         }
@@ -73,6 +79,7 @@ namespace EdgeCompile.Generators
             EmitRun();
             EmitDispose();
             EmitSteps();
+            EmitShapeStructs();
             EmitThrowHelpers();
             Close();
 
@@ -160,12 +167,22 @@ namespace EdgeCompile.Generators
             var plan = _plan;
             Line("private readonly " + Runtime + "WeightBlob _weights;");
             Line("private readonly " + Runtime + "Arena _arena;");
+            Line("private readonly " + Runtime + "WorkerPool _workers;");
             Line("private bool _disposed;");
             Line();
-            Line("/// <summary>Maps the weights embedded in this assembly and allocates the scratch arena (" + CSharpNames.Int(plan.ArenaBytes) + " bytes).</summary>");
+            Line("/// <summary>Maps the weights embedded in this assembly and allocates the scratch arena (" + CSharpNames.Int(plan.ArenaBytes) + " bytes); <see cref=\"Run\"/> uses the calling thread only.</summary>");
             Line("/// <exception cref=\"global::System.InvalidOperationException\">The weights resource is missing or does not match this code.</exception>");
-            Line("public " + plan.ClassName + "()");
+            Line("public " + plan.ClassName + "() : this(1)");
             Open();
+            Close();
+            Line();
+            Line("/// <summary>Maps the weights embedded in this assembly, allocates the scratch arena (" + CSharpNames.Int(plan.ArenaBytes) + " bytes) and starts <paramref name=\"threads\"/> − 1 worker threads.</summary>");
+            Line("/// <param name=\"threads\">Threads one <see cref=\"Run\"/> may use, the caller's included (1 to " + CSharpNames.Int(256) + "); the large matrix products and attention heads are split across them.</param>");
+            Line("/// <exception cref=\"global::System.InvalidOperationException\">The weights resource is missing or does not match this code.</exception>");
+            Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"threads\"/> is out of range.</exception>");
+            Line("public " + plan.ClassName + "(int threads)");
+            Open();
+            Line("this._workers = new " + Runtime + "WorkerPool(threads);");
             Line("this._weights = " + Runtime + "WeightBlob.FromResource(typeof(" + plan.ClassName + ").Assembly, " +
                  CSharpNames.Literal(plan.Resource) + ", " + CSharpNames.Long(plan.WeightBytes) + ");");
             Line("this._arena = new " + Runtime + "Arena(" + CSharpNames.Long(plan.ArenaBytes) + ");");
@@ -229,11 +246,12 @@ namespace EdgeCompile.Generators
 
         private void EmitDispose()
         {
-            Line("/// <summary>Frees the scratch arena and releases the weights. Idempotent.</summary>");
+            Line("/// <summary>Stops the worker threads, frees the scratch arena and releases the weights. Idempotent.</summary>");
             Line("public void Dispose()");
             Open();
             Line("if (this._disposed) return;");
             Line("this._disposed = true;");
+            Line("this._workers.Dispose();");
             Line("this._arena.Dispose();");
             Line("this._weights.Dispose();");
             Close();
@@ -261,7 +279,15 @@ namespace EdgeCompile.Generators
         {
             Line("// " + CSharpNames.CommentText(op.Node));
             var call = new StringBuilder();
-            call.Append(Runtime).Append("Kernels.").Append(op.Kernel).Append('(');
+            call.Append(Runtime).Append("Kernels.").Append(op.Kernel);
+            if (op.TypeArguments.Count > 0)
+            {
+                call.Append('<');
+                for (int i = 0; i < op.TypeArguments.Count; i++)
+                    call.Append(i > 0 ? ", " : "").Append(_shapesClass).Append('.').Append(op.TypeArguments[i]);
+                call.Append('>');
+            }
+            call.Append('(');
             bool first = true;
             foreach (var id in op.Inputs)
             {
@@ -279,10 +305,35 @@ namespace EdgeCompile.Generators
             {
                 if (!first) call.Append(", ");
                 first = false;
-                call.Append(p.Name).Append(": ").Append(CSharpNames.Translate(p.Value, _dimParameters));
+                call.Append(p.Name).Append(": ").Append(CSharpNames.Translate(p.Value, _valueNames));
             }
             call.Append(");");
             Line(call.ToString());
+        }
+
+        /// <summary>
+        /// One struct per layer shape: the kernels that take it as a type argument are compiled once per shape
+        /// with its members as constants.
+        /// </summary>
+        private void EmitShapeStructs()
+        {
+            if (_plan.ShapeStructs.Count == 0) return;
+            Line();
+            Line("/// <summary>The build-time shapes of this model's layers, one struct per distinct shape.</summary>");
+            Line("private static class " + _shapesClass);
+            Open();
+            bool first = true;
+            foreach (var shape in _plan.ShapeStructs)
+            {
+                if (!first) Line();
+                first = false;
+                Line("internal readonly struct " + shape.Name + " : " + Runtime + shape.Interface);
+                Open();
+                foreach (var m in shape.Members)
+                    Line("public static int " + m.Name + " => " + CSharpNames.Int(m.Value) + ";");
+                Close();
+            }
+            Close();
         }
 
         private void EmitThrowHelpers()

@@ -41,6 +41,7 @@ namespace EdgeCompile.Generators
         EquatableArray<PlanValue> Outputs,
         EquatableArray<PlanTensor> Tensors,
         EquatableArray<PlanIndexCheck> IndexChecks,
+        EquatableArray<PlanShapeStruct> ShapeStructs,
         EquatableArray<PlanOp> Ops)
     {
         public string FullName => Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName;
@@ -73,12 +74,25 @@ namespace EdgeCompile.Generators
     /// <summary><c>check-indices &lt;tensor&gt; &lt;limit&gt;</c>.</summary>
     internal sealed record PlanIndexCheck(string TensorId, long Limit);
 
+    /// <summary>A named integer constant of a shape struct (<c>K=312</c>).</summary>
+    internal sealed record PlanShapeMember(string Name, long Value);
+
+    /// <summary>
+    /// <c>shape &lt;Name&gt; &lt;Interface&gt; &lt;Member&gt;=&lt;int&gt;...</c>: a struct implementing a runtime
+    /// interface with constant static members, passed to kernels as a generic type argument.
+    /// </summary>
+    internal sealed record PlanShapeStruct(string Name, string Interface, EquatableArray<PlanShapeMember> Members);
+
     /// <summary>A named kernel argument of an op line (<c>name=value</c>).</summary>
     internal sealed record PlanParam(string Name, string Value);
 
-    /// <summary><c>op &lt;Kernel&gt; in=... out=... params... node=...</c>. An absent input is <c>-</c>.</summary>
+    /// <summary>
+    /// <c>op &lt;Kernel&gt;[&lt;Shape,...&gt;] in=... out=... params... node=...</c>. An absent input is <c>-</c>;
+    /// <see cref="TypeArguments"/> names declared shape structs.
+    /// </summary>
     internal sealed record PlanOp(
         string Kernel,
+        EquatableArray<string> TypeArguments,
         EquatableArray<string> Inputs,
         EquatableArray<string> Outputs,
         EquatableArray<PlanParam> Params,

@@ -43,6 +43,8 @@ namespace EdgeCompile.Generators
         private readonly List<PlanIndexCheck> _checks = new List<PlanIndexCheck>();
         private readonly List<int> _checkLines = new List<int>();
         private readonly List<PlanOp> _ops = new List<PlanOp>();
+        private readonly List<PlanShapeStruct> _shapeStructs = new List<PlanShapeStruct>();
+        private readonly HashSet<string> _shapeNames = new HashSet<string>(StringComparer.Ordinal);
 
         // Saved positions of lines referred to by later checks.
         private readonly Dictionary<int, (int Start, int Length)> _lineSpans = new Dictionary<int, (int, int)>();
@@ -117,6 +119,7 @@ namespace EdgeCompile.Generators
                 new EquatableArray<PlanValue>(_outputs),
                 new EquatableArray<PlanTensor>(_tensors),
                 new EquatableArray<PlanIndexCheck>(_checks),
+                new EquatableArray<PlanShapeStruct>(_shapeStructs),
                 new EquatableArray<PlanOp>(_ops));
         }
 
@@ -204,6 +207,9 @@ namespace EdgeCompile.Generators
                 case "check-indices":
                     ParseCheck(t);
                     break;
+                case "shape":
+                    ParseShapeStruct(t);
+                    break;
                 case "op":
                     ParseOp(line);
                     break;
@@ -225,6 +231,11 @@ namespace EdgeCompile.Generators
             if (!int.TryParse(t[2], NumberStyles.None, CultureInfo.InvariantCulture, out int max) || max < 1)
             {
                 Report(Diagnostics.MalformedStatementId, $"dimension maximum '{t[2]}' must be an integer from 1 to {int.MaxValue}");
+                return;
+            }
+            if (name == WorkersName)
+            {
+                Report(Diagnostics.MalformedStatementId, $"'{WorkersName}' is reserved (the parameter value that names the model's worker pool) and cannot be a dimension name");
                 return;
             }
             if (!_dimNames.Add(name))
@@ -295,6 +306,49 @@ namespace EdgeCompile.Generators
             _checkLines.Add(_lineNumber);
         }
 
+        /// <summary>The op parameter value that stands for the model instance's <c>WorkerPool</c>.</summary>
+        public const string WorkersName = "workers";
+
+        private void ParseShapeStruct(string[] t)
+        {
+            const string form = "shape <Name> <Interface> <Member>=<int>...";
+            if (t.Length < 4)
+            {
+                Report(Diagnostics.MalformedStatementId, $"expected '{form}'");
+                return;
+            }
+            if (!CSharpNames.IsIdentifier(t[1]) || !CSharpNames.IsIdentifier(t[2]))
+            {
+                Report(Diagnostics.MalformedStatementId, $"shape name '{Shorten(t[1])}' and interface '{Shorten(t[2])}' must be C# identifiers");
+                return;
+            }
+            var members = new List<PlanShapeMember>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 3; i < t.Length; i++)
+            {
+                int eq = t[i].IndexOf('=');
+                string member = eq > 0 ? t[i].Substring(0, eq) : "";
+                if (!CSharpNames.IsIdentifier(member) || !long.TryParse(t[i].Substring(eq + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value)
+                    || value < int.MinValue || value > int.MaxValue)
+                {
+                    Report(Diagnostics.MalformedStatementId, $"expected '<Member>=<int>' in '{form}', found '{Shorten(t[i])}'");
+                    return;
+                }
+                if (!seen.Add(member))
+                {
+                    Report(Diagnostics.MalformedStatementId, $"member '{member}' of shape '{t[1]}' is given twice");
+                    return;
+                }
+                members.Add(new PlanShapeMember(member, value));
+            }
+            if (!_shapeNames.Add(t[1]))
+            {
+                Report(Diagnostics.InconsistentPlanId, $"shape '{t[1]}' is declared twice");
+                return;
+            }
+            _shapeStructs.Add(new PlanShapeStruct(t[1], t[2], new EquatableArray<PlanShapeMember>(members)));
+        }
+
         private void ParseOp(string line)
         {
             // op <Kernel> in=<ids> out=<ids> <param>=<value>... node=<rest of line>
@@ -312,6 +366,22 @@ namespace EdgeCompile.Generators
                 return;
             }
             string kernel = t[1];
+            var typeArguments = EquatableArray<string>.Empty;
+            int angle = kernel.IndexOf('<');
+            if (angle > 0 && kernel[kernel.Length - 1] == '>')
+            {
+                string[] names = kernel.Substring(angle + 1, kernel.Length - angle - 2).Split(',');
+                foreach (var name in names)
+                {
+                    if (!CSharpNames.IsIdentifier(name))
+                    {
+                        Report(Diagnostics.MalformedStatementId, $"type argument '{Shorten(name)}' of kernel '{Shorten(kernel)}' is not a C# identifier");
+                        return;
+                    }
+                }
+                typeArguments = new EquatableArray<string>(names);
+                kernel = kernel.Substring(0, angle);
+            }
             if (!CSharpNames.IsIdentifier(kernel))
             {
                 Report(Diagnostics.MalformedStatementId, $"kernel name '{Shorten(kernel)}' is not a C# identifier");
@@ -346,7 +416,7 @@ namespace EdgeCompile.Generators
                 if (!ValidateParamValue(name, value)) return;
                 parameters.Add(new PlanParam(name, value));
             }
-            _ops.Add(new PlanOp(kernel, inputs.Value, outputs.Value, new EquatableArray<PlanParam>(parameters), node, _lineNumber));
+            _ops.Add(new PlanOp(kernel, typeArguments, inputs.Value, outputs.Value, new EquatableArray<PlanParam>(parameters), node, _lineNumber));
         }
 
         private EquatableArray<string>? SplitIds(string list, bool allowAbsent)
@@ -520,6 +590,11 @@ namespace EdgeCompile.Generators
             foreach (var op in _ops)
             {
                 AtLine(op.Line);
+                foreach (var name in op.TypeArguments)
+                {
+                    if (!_shapeNames.Contains(name))
+                        Report(Diagnostics.UndeclaredNameId, $"op {op.Kernel} (node '{Shorten(op.Node)}') uses shape '{name}', which has no 'shape' statement");
+                }
                 foreach (var id in op.Inputs)
                 {
                     if (id != "-" && !_tensorsById.ContainsKey(id))

@@ -251,7 +251,27 @@ public sealed partial class Lowerer
     private void EmitDense(PlanTensor x, PlanTensor w, PlanTensor? bias, PlanTensor y, DimExpr k, DimExpr nOut, string activation)
     {
         var rows = x.ElementCount.TryDivide(k) ?? throw Unsupported("rows are not a whole multiple of K");
+        if (w.Root.Data is { Real: not null } data && w.Type == ElementType.Float32 && data.Shape.Length == 2)
+        {
+            // Constant weights: packed into the profile's panel layout now, and the kernel specialised on the shape.
+            int panel = PanelPacking.PanelWidth(_plan.Profile);
+            var packed = Weight(PanelPacking.Pack(data, panel));
+            var shape = DenseShape(data.Shape[0], data.Shape[1], panel);
+            _plan.Ops.Add(new PlanOp("Dense", new[] { x, packed, bias }, new[] { y },
+                new[] { P("rows", rows), ("activation", "Activation." + activation), ("workers", "workers") }, _node.Name)
+            { TypeArguments = new[] { shape } });
+            return;
+        }
         Emit("Dense", new[] { x, w, bias }, new[] { y }, new[] { P("rows", rows), P("k", k), P("n", nOut), ("activation", "Activation." + activation) });
+    }
+
+    /// <summary>The name of the <c>IDenseShape</c> struct for a K×N layer, declared once per distinct shape.</summary>
+    private string DenseShape(long k, long n, int panel)
+    {
+        string name = $"Dense{k}x{n}";
+        if (!_plan.Shapes.Any(s => s.Name == name))
+            _plan.Shapes.Add(new PlanShape(name, "IDenseShape", new[] { ("K", k), ("N", n), ("Panel", (long)panel) }));
+        return name;
     }
 
     private void LowerMatMul(Node n)

@@ -60,6 +60,22 @@ public sealed partial class Lowerer
             }
             _plan.Outputs.Add((v.Name, t));
         }
+        DropUnusedTensors();
+    }
+
+    /// <summary>
+    /// Removes tensors no op, input, output or index check refers to (e.g. a weight that was replaced by its
+    /// packed form), so they take no space in the weights blob.
+    /// </summary>
+    private void DropUnusedTensors()
+    {
+        var used = new HashSet<PlanTensor>();
+        void Use(PlanTensor? t) { for (; t is not null; t = t.ViewOf) used.Add(t); }
+        foreach (var op in _plan.Ops) { foreach (var t in op.Inputs) Use(t); foreach (var t in op.Outputs) Use(t); }
+        foreach (var (_, t) in _plan.Inputs) Use(t);
+        foreach (var (_, t) in _plan.Outputs) Use(t);
+        foreach (var (t, _) in _plan.IndexChecks) Use(t);
+        _plan.Tensors.RemoveAll(t => !used.Contains(t));
     }
 
     // ---- tensors ------------------------------------------------------------------------------

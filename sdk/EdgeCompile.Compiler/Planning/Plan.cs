@@ -34,8 +34,17 @@ public sealed class PlanTensor
     public string Name => $"t{Id}";
 }
 
-/// <summary>One call of a runtime kernel.</summary>
-public sealed record PlanOp(string Kernel, IReadOnlyList<PlanTensor?> Inputs, IReadOnlyList<PlanTensor> Outputs, IReadOnlyList<(string Name, string Value)> Parameters, string Node);
+/// <summary>
+/// A build-time shape that the generator turns into a struct implementing a runtime interface, passed to a
+/// kernel as a generic type argument so the kernel is compiled once per shape with these numbers as constants.
+/// </summary>
+public sealed record PlanShape(string Name, string Interface, IReadOnlyList<(string Member, long Value)> Members);
+
+/// <summary>One call of a runtime kernel; <paramref name="TypeArguments"/> names <see cref="PlanShape"/>s.</summary>
+public sealed record PlanOp(string Kernel, IReadOnlyList<PlanTensor?> Inputs, IReadOnlyList<PlanTensor> Outputs, IReadOnlyList<(string Name, string Value)> Parameters, string Node)
+{
+    public IReadOnlyList<string> TypeArguments { get; init; } = Array.Empty<string>();
+}
 
 /// <summary>The schedule of one model, ready to be written as a plan file.</summary>
 public sealed class Plan
@@ -54,6 +63,7 @@ public sealed class Plan
     public List<PlanTensor> Tensors { get; } = new();
     public List<PlanOp> Ops { get; } = new();
     public List<(PlanTensor Tensor, long Limit)> IndexChecks { get; } = new();
+    public List<PlanShape> Shapes { get; } = new();
 
     public string Write()
     {
@@ -84,9 +94,12 @@ public sealed class Plan
             Line($"tensor {t.Name} {t.Type.PlanName()} {ShapeText(t.Shape)} {storage}");
         }
         foreach (var (t, limit) in IndexChecks) Line($"check-indices {t.Name} {limit}");
+        foreach (var shape in Shapes)
+            Line($"shape {shape.Name} {shape.Interface} " + string.Join(" ", shape.Members.Select(m => $"{m.Member}={m.Value.ToString(CultureInfo.InvariantCulture)}")));
         foreach (var op in Ops)
         {
-            var parts = new List<string> { "op", op.Kernel };
+            string kernel = op.TypeArguments.Count == 0 ? op.Kernel : $"{op.Kernel}<{string.Join(",", op.TypeArguments)}>";
+            var parts = new List<string> { "op", kernel };
             parts.Add("in=" + string.Join(",", op.Inputs.Select(i => i?.Name ?? "-")));
             parts.Add("out=" + string.Join(",", op.Outputs.Select(o => o.Name)));
             parts.AddRange(op.Parameters.Select(p => $"{p.Name}={p.Value}"));

@@ -26,14 +26,14 @@ public sealed class CompiledFixture : IDisposable
     public InferenceSession Session { get; }
     public CompileResult Result { get; }
 
-    public static CompiledFixture Compile(string modelPath, string maxShapes, string className = "FixtureModel")
+    public static CompiledFixture Compile(string modelPath, string maxShapes, string className = "FixtureModel", string profile = "portable", int threads = 1)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-test-").FullName;
-        var request = new CompileRequest(modelPath, className, "EdgeCompile.Tests.Generated", maxShapes, "portable",
+        var request = new CompileRequest(modelPath, className, "EdgeCompile.Tests.Generated", maxShapes, profile,
             Path.Combine(dir, className + ".edgeplan"), Path.Combine(dir, className + ".edgeweights"), "EdgeCompile.Tests.Generated." + className + ".edgeweights");
         var result = ModelCompiler.Compile(request);
         if (!result.Success) throw new InvalidOperationException(string.Join(Environment.NewLine, result.Messages));
-        var model = GeneratedModel.Compile(File.ReadAllText(request.PlanPath), File.ReadAllBytes(request.WeightsPath));
+        var model = GeneratedModel.Compile(File.ReadAllText(request.PlanPath), File.ReadAllBytes(request.WeightsPath), new GeneratedModelOptions { Threads = threads });
         Directory.Delete(dir, recursive: true);
         var options = new SessionOptions { IntraOpNumThreads = 1 };
         return new CompiledFixture(modelPath, model, new InferenceSession(modelPath, options), result);

@@ -14,14 +14,33 @@ public sealed class FixtureCompilerTests(ITestOutputHelper output)
 {
     public const double Tolerance = 1e-4;
 
-    public static TheoryData<string> Families => new() { "bert", "distilbert", "mobilebert", "vit", "mobilevit", "efficientformer" };
+    public static readonly string[] FamilyNames = { "bert", "distilbert", "mobilebert", "vit", "mobilevit", "efficientformer" };
+
+    /// <summary>
+    /// Every family under each weight layout and some thread counts: <c>portable</c> and <c>x64-avx2</c> pack
+    /// 16-column panels, <c>x64-avx512</c> 32-column ones (run by whatever this CPU has: the kernels fall back).
+    /// </summary>
+    public static TheoryData<string, string, int> Families
+    {
+        get
+        {
+            var data = new TheoryData<string, string, int>();
+            foreach (var family in FamilyNames)
+            {
+                data.Add(family, "portable", 1);
+                data.Add(family, "x64-avx2", 2);
+                data.Add(family, "x64-avx512", 3);
+            }
+            return data;
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Families))]
-    public void Matches_onnx_runtime_on_the_whole_test_set(string family)
+    public void Matches_onnx_runtime_on_the_whole_test_set(string family, string profile, int threads)
     {
         var set = FixtureTestSet.Load(family);
-        using var f = CompiledFixture.Compile(System.IO.Path.Combine(Repository.Fixture(family), "model.onnx"), set.IsText ? "batch=8;sequence=64" : "batch=8");
+        using var f = CompiledFixture.Compile(System.IO.Path.Combine(Repository.Fixture(family), "model.onnx"), set.IsText ? "batch=8;sequence=64" : "batch=8", profile: profile, threads: threads);
         int classes = (int)f.Model.Info.Outputs[0].Shape.Last().Length switch { _ => int.Parse(f.Model.Info.Outputs[0].Shape.Last()) };
         double worst = 0;
         int agree = 0, correct = 0;
@@ -41,7 +60,7 @@ public sealed class FixtureCompilerTests(ITestOutputHelper output)
                 correct += ours == set.Labels[start + b] ? 1 : 0;
             }
         }
-        output.WriteLine($"{family}: max |logit diff| {worst:E2}, labels agree {agree}/{set.Count}, accuracy {(double)correct / set.Count:P1}");
+        output.WriteLine($"{family} ({profile}, {threads} threads): max |logit diff| {worst:E2}, labels agree {agree}/{set.Count}, accuracy {(double)correct / set.Count:P1}");
         Assert.True(worst <= Tolerance, $"max |logit diff| {worst:E3} > {Tolerance}");
         Assert.Equal(set.Count, agree);
     }

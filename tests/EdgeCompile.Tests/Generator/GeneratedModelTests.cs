@@ -20,6 +20,7 @@ public sealed class GeneratedModelTests
         Assert.True(type.IsSealed);
         Assert.True(typeof(IDisposable).IsAssignableFrom(type));
         Assert.NotNull(type.GetConstructor(Type.EmptyTypes));
+        Assert.NotNull(type.GetConstructor(new[] { typeof(int) }));
 
         var parameters = m.RunMethod.GetParameters();
         Assert.Equal(new[] { "batch", "features", "probabilities" }, parameters.Select(p => p.Name));
@@ -37,7 +38,7 @@ public sealed class GeneratedModelTests
         // The public surface is exactly the documented one.
         var publicMembers = type.GetMembers(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
             .Select(x => x.Name).OrderBy(x => x, StringComparer.Ordinal);
-        Assert.Equal(new[] { ".ctor", "Dispose", "Info", "MaxBatch", "Run", "get_Info" }, publicMembers);
+        Assert.Equal(new[] { ".ctor", ".ctor", "Dispose", "Info", "MaxBatch", "Run", "get_Info" }, publicMembers);
     }
 
     [Fact]
@@ -79,6 +80,46 @@ public sealed class GeneratedModelTests
         var again = new float[batch * 2];
         m.Run([batch], [x], [again]);
         Assert.Equal(y, again);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void TinyMlpPacked_ShapeSpecialisedDense_MatchesReference_OnAnyThreadCount(int threads)
+    {
+        using var m = GeneratedModel.Compile(TestPlans.TinyMlpPacked, TestPlans.TinyMlpPackedWeights());
+        Assert.Contains("Kernels.Dense<LayerShapes.Dense3x4>(", m.Source);
+        Assert.Contains("internal readonly struct Dense3x4 : global::EdgeCompile.Runtime.IDenseShape", m.Source);
+        Assert.Contains("workers: this._workers", m.Source);
+        using var model = (IDisposable)Activator.CreateInstance(m.ModelType, threads)!;
+        var random = new Random(7);
+        var x = Enumerable.Range(0, 4 * 3).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var y = new float[4 * 2];
+        m.RunOn(model, [4], [x], [y]);
+        var expected = TestPlans.TinyMlpReference(x, 4);
+        for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 5);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(257)]
+    public void Constructor_RejectsThreadCountOutOfRange(int threads)
+    {
+        using var m = GeneratedModel.Compile(TestPlans.TinyMlpPacked, TestPlans.TinyMlpPackedWeights());
+        var e = Assert.Throws<System.Reflection.TargetInvocationException>(() => Activator.CreateInstance(m.ModelType, threads));
+        var inner = Assert.IsType<ArgumentOutOfRangeException>(e.InnerException);
+        Assert.Equal("threads", inner.ParamName);
+    }
+
+    [Fact]
+    public void TinyMlpPacked_BelowCSharp11_IsEC4009NotACompilerError()
+    {
+        var run = GeneratorHarness.RunGenerator(GeneratorHarness.ParseOptions(LanguageVersion.CSharp10), ("model.edgeplan", TestPlans.TinyMlpPacked));
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("EC4009", d.Id);
+        Assert.Contains("C# 11", d.GetMessage());
     }
 
     [Fact]

@@ -50,6 +50,7 @@ public sealed class PlanParserTests
 
     [Theory]
     [InlineData("dim batch 4", "dim batch four", "EC4001", 11)]
+    [InlineData("dim batch 4", "dim workers 4", "EC4001", 11)]
     [InlineData("dim batch 4", "dim batch 0", "EC4001", 11)]
     [InlineData("tensor t3 f32 [batch,4] arena 0", "tensor t3 f32 [batch,4 arena 0", "EC4001", 17)]
     [InlineData("tensor t3 f32 [batch,4] arena 0", "tensor t3 f32 [sequence,4] arena 0", "EC4006", 17)]
@@ -79,6 +80,35 @@ public sealed class PlanParserTests
         var diagnostic = Diagnostics.Create(d);
         Assert.Contains("bad.edgeplan", diagnostic.GetMessage());
         Assert.Contains($"line {line}", diagnostic.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("shape Dense3x4 IDenseShape K=3 N=4 Panel=16", "shape Dense3x4 IDenseShape", "EC4001", 22)]
+    [InlineData("shape Dense3x4 IDenseShape K=3 N=4 Panel=16", "shape Dense3x4 IDenseShape K=three N=4 Panel=16", "EC4001", 22)]
+    [InlineData("shape Dense3x4 IDenseShape K=3 N=4 Panel=16", "shape Dense3x4 IDenseShape K=3 K=4 Panel=16", "EC4001", 22)]
+    [InlineData("shape Dense3x4 IDenseShape K=3 N=4 Panel=16", "shape Dense-3 IDenseShape K=3 N=4 Panel=16", "EC4001", 22)]
+    [InlineData("shape Dense4x2 IDenseShape K=4 N=2 Panel=16", "shape Dense3x4 IDenseShape K=4 N=2 Panel=16", "EC4008", 23)]
+    [InlineData("op Dense<Dense3x4> in=", "op Dense<Dense9x9> in=", "EC4006", 24)]
+    [InlineData("op Dense<Dense3x4> in=", "op Dense<Dense3x4,> in=", "EC4001", 24)]
+    public void BadShapeStatements_AreReportedWithTheirLine(string original, string replacement, string id, int line)
+    {
+        Assert.Contains(original, TestPlans.TinyMlpPacked);
+        var result = PlanParser.Parse("bad.edgeplan", TestPlans.TinyMlpPacked.Replace(original, replacement));
+        Assert.Null(result.Plan);
+        var d = result.Diagnostics.First();
+        Assert.Equal(id, d.Id);
+        Assert.Equal(line, d.Line);
+    }
+
+    [Fact]
+    public void ShapeStatements_AreParsed()
+    {
+        var plan = PlanParser.Parse("p.edgeplan", TestPlans.TinyMlpPacked).Plan!;
+        Assert.Equal(new[] { "Dense3x4", "Dense4x2" }, plan.ShapeStructs.Select(s => s.Name));
+        Assert.Equal(new[] { ("K", 3L), ("N", 4L), ("Panel", 16L) }, plan.ShapeStructs[0].Members.Select(m => (m.Name, m.Value)));
+        Assert.Equal(new[] { "Dense3x4" }, plan.Ops[0].TypeArguments);
+        Assert.Equal("Dense", plan.Ops[0].Kernel);
+        Assert.Empty(plan.Ops[1].TypeArguments);
     }
 
     [Fact]

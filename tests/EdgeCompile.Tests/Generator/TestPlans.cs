@@ -54,6 +54,59 @@ internal static class TestPlans
         op Softmax in=t7 out=t9 outer=batch length=2 inner=1 node=/softmax/Softmax
         """;
 
+    /// <summary>
+    /// The same MLP with its weights panel-packed (16 columns per panel) and its Dense calls specialised per
+    /// layer shape, as the compiler writes it: w1 @0 (3 rows × 16), b1 @192, w2 @256 (4 rows × 16), b2 @512.
+    /// </summary>
+    public const string TinyMlpPacked = """
+        edgeplan 1
+        class TinyMlpPacked
+        namespace EdgeCompile.Tests.Models
+        source fixtures/tiny_mlp.onnx
+        profile x64-avx2
+        resource EdgeCompile.Tests.Models.TinyMlpPacked.edgeweights
+        weights 520
+        parameters 26
+        arena 192
+        dim batch 4
+        input features f32 [batch,3] t0
+        output probabilities f32 [batch,2] t9
+        tensor t0 f32 [batch,3] input 0
+        tensor t1 f32 [48] weight 0
+        tensor t2 f32 [4] weight 192
+        tensor t3 f32 [batch,4] arena 0
+        tensor t4 f32 [batch,4] arena 64
+        tensor t5 f32 [64] weight 256
+        tensor t6 f32 [2] weight 512
+        tensor t7 f32 [batch,2] arena 128
+        tensor t9 f32 [batch,2] output 0
+        shape Dense3x4 IDenseShape K=3 N=4 Panel=16
+        shape Dense4x2 IDenseShape K=4 N=2 Panel=16
+        op Dense<Dense3x4> in=t0,t1,t2 out=t3 rows=batch activation=Activation.None workers=workers node=/fc1/Gemm
+        op Relu in=t3 out=t4 node=/act/Relu
+        op Dense<Dense4x2> in=t4,t5,t6 out=t7 rows=batch activation=Activation.None workers=workers node=/fc2/Gemm
+        op Softmax in=t7 out=t9 outer=batch length=2 inner=1 node=/softmax/Softmax
+        """;
+
+    public static byte[] TinyMlpPackedWeights()
+    {
+        var blob = new byte[520];
+        Write(blob, 0, Packed(W1, 3, 4));
+        Write(blob, 192, B1);
+        Write(blob, 256, Packed(W2, 4, 2));
+        Write(blob, 512, B2);
+        return blob;
+    }
+
+    /// <summary>One 16-column panel of a row-major [k,n] matrix (n ≤ 16), zero-padded.</summary>
+    private static float[] Packed(float[] w, int k, int n)
+    {
+        var packed = new float[k * 16];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < n; j++) packed[i * 16 + j] = w[i * n + j];
+        return packed;
+    }
+
     /// <summary>The tiny MLP computed in double precision, the obvious way.</summary>
     public static float[] TinyMlpReference(float[] x, int batch)
     {

@@ -34,7 +34,7 @@ public sealed class GeneratedModel : IDisposable
     private readonly int _dimCount;
     private bool _disposed;
 
-    private GeneratedModel(string source, AssemblyLoadContext context, Assembly assembly, Type modelType)
+    private GeneratedModel(string source, AssemblyLoadContext context, Assembly assembly, Type modelType, int threads)
     {
         Source = source;
         _context = context;
@@ -51,7 +51,7 @@ public sealed class GeneratedModel : IDisposable
             .Select(p => p.ParameterType.GetGenericArguments()[0]).ToArray();
         _outputElementTypes = parameters.Where(p => p.ParameterType.IsGenericType && p.ParameterType.GetGenericTypeDefinition() == typeof(Span<>))
             .Select(p => p.ParameterType.GetGenericArguments()[0]).ToArray();
-        Instance = create();
+        Instance = threads == 1 ? create() : Activator.CreateInstance(modelType, threads)!;
     }
 
     private const string AdapterTypeName = "EdgeCompile.Tests.GeneratedAdapter.ModelAdapter";
@@ -110,7 +110,7 @@ public sealed class GeneratedModel : IDisposable
         {
             var assembly = context.LoadFromStream(pe);
             var type = assembly.GetType(plan.FullName, throwOnError: true)!;
-            return new GeneratedModel(source, context, assembly, type);
+            return new GeneratedModel(source, context, assembly, type, options.Threads);
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {
@@ -133,6 +133,13 @@ public sealed class GeneratedModel : IDisposable
     {
         CheckArguments(dims, inputs, outputs);
         _runArrays(Instance, dims, inputs, outputs);
+    }
+
+    /// <summary>Calls <c>Run</c> on another instance of the model class (e.g. one made with a thread count).</summary>
+    public void RunOn(object instance, int[] dims, Array[] inputs, Array[] outputs)
+    {
+        CheckArguments(dims, inputs, outputs);
+        _runArrays(instance, dims, inputs, outputs);
     }
 
     /// <summary>
@@ -265,6 +272,9 @@ public sealed class GeneratedModelOptions
 
     /// <summary>Embeds the weights under another name (to test the error).</summary>
     public string? ResourceNameOverride { get; init; }
+
+    /// <summary>The <c>threads</c> constructor argument of <see cref="GeneratedModel.Instance"/>.</summary>
+    public int Threads { get; init; } = 1;
 }
 
 /// <summary>What one generator run produced.</summary>
