@@ -510,6 +510,11 @@ public sealed partial class Lowerer
         if (w.Const is null || (b is not null && b.Const is null)) throw Unsupported("Conv weights and bias must be constants");
         var g = ConvGeometry.From(n, x.Shape!, w.Shape!);
         var win = g.Window;
+        if (x.Rank == 4 && IsPatchEmbedding(g))
+        {
+            LowerPatchConv(n, g);
+            return;
+        }
         Emit("Conv2d", new[] { Tensor(x), Tensor(w), Optional(b) }, new[] { Define(n.Out) }, new[]
         {
             P("batch", x.Shape![0]), P("inChannels", x.Shape![1]), P("inHeight", win.InHeight), P("inWidth", win.InWidth),
@@ -519,6 +524,46 @@ public sealed partial class Lowerer
             P("dilationHeight", win.DilationHeight), P("dilationWidth", win.DilationWidth), P("groups", g.Groups),
             ("activation", "Activation." + n.Str("activation", "None")),
         });
+    }
+
+    /// <summary>
+    /// A convolution whose windows tile the image without overlap or padding (ViT's patch embedding: kernel =
+    /// stride): every output pixel is one dot product of a patch with a filter, so it is a GEMM over the patches.
+    /// </summary>
+    private static bool IsPatchEmbedding(ConvGeometry g)
+    {
+        var w = g.Window;
+        return g.Groups == 1 && w.KernelHeight == w.StrideHeight && w.KernelWidth == w.StrideWidth
+            && w.PadTop == 0 && w.PadLeft == 0 && w.DilationHeight == 1 && w.DilationWidth == 1
+            && w.OutHeight * w.KernelHeight <= w.InHeight && w.OutWidth * w.KernelWidth <= w.InWidth
+            && w.KernelHeight * w.KernelWidth > 1;
+    }
+
+    /// <summary>
+    /// Patch convolution as patchify (a strided copy to <c>[B·Ho·Wo, C·kh·kw]</c>), a Dense with the filters as
+    /// a <c>[C·kh·kw, O]</c> matrix (packed and shape-specialised like every Dense), and a transpose back to NCHW.
+    /// </summary>
+    private void LowerPatchConv(Node n, ConvGeometry g)
+    {
+        var (x, w, b) = (n.In(0), n.In(1), n.Input(2));
+        var win = g.Window;
+        DimExpr batch = x.Shape![0], channels = x.Shape![1];
+        long kh = win.KernelHeight, kw = win.KernelWidth, oh = win.OutHeight, ow = win.OutWidth, outChannels = w.Shape![0].ConstValue;
+        DimExpr C(long v) => DimExpr.Const(v);
+
+        var patches = Temp(ElementType.Float32, new[] { batch, C(oh), C(ow), channels, C(kh), C(kw) });
+        var image = new[] { channels * C(win.InHeight * win.InWidth), C(kh * win.InWidth), C(kw), C(win.InHeight * win.InWidth), C(win.InWidth), DimExpr.One };
+        EmitStridedCopy(Tensor(x), patches, new StridedSpace(patches.Shape, new[] { image, StridedSpace.Contiguous(patches.Shape) }), C(0), C(0));
+
+        long features = w.Const!.Count / outChannels;
+        var filters = ConstEval.Transpose(w.Const.WithShape(new[] { outChannels, features }), new[] { 1, 0 });
+        var dense = Temp(ElementType.Float32, new[] { batch, C(oh * ow), C(outChannels) });
+        EmitDense(patches, Weight(filters), Optional(b), dense, C(features), C(outChannels), n.Str("activation", "None"));
+
+        var y = Define(n.Out);
+        var toNchw = new StridedSpace(new[] { batch, C(outChannels), C(oh * ow) },
+            new[] { new[] { C(oh * ow * outChannels), DimExpr.One, C(outChannels) }, new[] { C(outChannels * oh * ow), C(oh * ow), DimExpr.One } });
+        EmitStridedCopy(dense, y, toNchw, C(0), C(0));
     }
 
     private void LowerPool(Node n)

@@ -51,6 +51,37 @@ public sealed class FusionTests
     }
 
     [Fact]
+    public void Patch_embedding_conv_becomes_a_dense_over_patches()
+    {
+        // ViT's Conv with kernel = stride and no padding: patchify (strided copy), Dense, back to NCHW.
+        var plan = Schedule("vit");
+        Assert.Equal(0, Count(plan, "Conv2d"));
+        var conv = plan.Ops.GroupBy(o => o.Node).Select(g => g.Select(o => o.Kernel).ToArray())
+            .Where(kernels => kernels.Contains("Dense") && kernels.Contains("StridedCopy"));
+        Assert.Equal(new[] { "StridedCopy", "Dense", "StridedCopy" }, Assert.Single(conv));
+    }
+
+    [Fact]
+    public void Constant_dense_weights_are_packed_per_profile_and_specialised_per_shape()
+    {
+        var request = new CompileRequest(Path.Combine(Repository.Fixture("bert"), "model.onnx"), "M", "N", null, "x64-avx512", "unused", "unused", "unused");
+        var plan = ModelCompiler.Build(request, new List<CompilerMessage>());
+        var dense = plan.Ops.Where(o => o.Kernel == "Dense").ToArray();
+        Assert.All(dense, o => Assert.Single(o.TypeArguments));
+        Assert.All(plan.Shapes, s => Assert.Contains(("Panel", 32L), s.Members));
+        // One struct per distinct shape, not per layer.
+        Assert.Equal(dense.Select(o => o.TypeArguments[0]).Distinct().Count(), plan.Shapes.Count);
+        Assert.True(plan.Shapes.Count < dense.Length);
+        // Packed weights replace the originals: each weight is [⌈N/32⌉·K·32] floats, nothing unpacked left over.
+        foreach (var o in dense)
+        {
+            var shape = plan.Shapes.Single(s => s.Name == o.TypeArguments[0]);
+            long k = shape.Members.Single(m => m.Member == "K").Value, n = shape.Members.Single(m => m.Member == "N").Value;
+            Assert.Equal((n + 31) / 32 * k * 32, o.Inputs[1]!.Data!.Count);
+        }
+    }
+
+    [Fact]
     public void MatMul_and_bias_become_dense()
     {
         var plan = Schedule("bert");
