@@ -33,6 +33,8 @@ public static class Program
     /// <summary>
     /// Exact managed bytes allocated per call on the calling thread (GC.GetAllocatedBytesForCurrentThread), after a
     /// warm-up: a cross-check of the MemoryDiagnoser column, which in process also counts other threads' allocations.
+    /// Also the whole process's bytes (GC.GetTotalAllocatedBytes): once the generated code runs on worker threads,
+    /// their allocations show only there (it may also catch the runtime's own background work, e.g. tiered JIT).
     /// Every available model (or the ones named after --alloc-check) at each of its sequence lengths and 1 and 2 threads.
     /// </summary>
     private static int AllocCheck(string[] models)
@@ -53,10 +55,11 @@ public static class Program
             foreach (var (name, run) in new (string, Action)[] { ("OnnxRuntime", b.OnnxRuntime), ("OnnxRuntimeIoBinding", b.OnnxRuntimeIoBinding), ("EdgeCompile", b.EdgeCompile) })
             {
                 for (int i = 0; i < Warm; i++) run();
-                long before = GC.GetAllocatedBytesForCurrentThread();
+                long before = GC.GetAllocatedBytesForCurrentThread(), beforeAll = GC.GetTotalAllocatedBytes(precise: true);
                 for (int i = 0; i < Calls; i++) run();
-                long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
-                Console.WriteLine($"{model,-10} sequence {sequence,3} threads {threads} {name,-21} {bytes / (double)Calls,8:F1} B/call (this thread, {Calls} calls after {Warm} warm-up)");
+                long bytes = GC.GetAllocatedBytesForCurrentThread() - before, all = GC.GetTotalAllocatedBytes(precise: true) - beforeAll;
+                Console.WriteLine($"{model,-10} sequence {sequence,3} threads {threads} {name,-21} {bytes / (double)Calls,8:F1} B/call on this thread, "
+                    + $"{all / (double)Calls,8:F1} B/call in the process ({Calls} calls after {Warm} warm-up)");
             }
             b.Cleanup();
         }
