@@ -13,9 +13,10 @@ namespace EdgeCompile.Benchmarks;
 /// <summary>
 /// A short job (3 warm-up, 10 measured iterations) so the whole suite runs in a few minutes on 2 cores, in process:
 /// the generated project would otherwise rebuild the models' assembly (hundreds of MB of embedded weights) and
-/// inherit the repository's warnings-as-errors settings.
+/// inherit the repository's warnings-as-errors settings. It is the default job: a job given on the command line
+/// (<c>--job Dry</c> for a smoke check) replaces it, and <see cref="Program"/> keeps such a job in process too.
 /// </summary>
-public sealed class BenchConfig : ManualConfig
+public class BenchConfig : ManualConfig
 {
     public BenchConfig()
     {
@@ -23,7 +24,8 @@ public sealed class BenchConfig : ManualConfig
             .WithWarmupCount(3)
             .WithIterationCount(10)
             .WithToolchain(InProcessEmitToolchain.Instance)
-            .WithId("Short-InProcess"));
+            .WithId("Short-InProcess")
+            .AsDefault());
         AddColumn(StatisticColumn.Median, StatisticColumn.Min);
         AddColumn(new GflopsColumn(), new PeakPercentColumn(256), new PeakPercentColumn(512));
         SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Value);
@@ -91,6 +93,32 @@ public sealed class PeakPercentColumn(int bits) : IColumn
     {
         double? rate = Flop.Rate(summary, benchmarkCase), peak = Flop.Peak(summary, bits);
         return rate is null || peak is null ? "-" : (100 * rate.Value / peak.Value).ToString("F1") + " %";
+    }
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+}
+
+/// <summary>
+/// What the EdgeCompile code of an Inference case really runs with: the generated class's target profile (its
+/// <c>Info.Profile</c>) and thread count (1 until the generated classes take a thread count, whatever Threads says).
+/// </summary>
+public sealed class EdgeCompileColumn : IColumn
+{
+    public string Id => "EdgeCompileSetup";
+    public string ColumnName => "EdgeCompile";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Params;
+    public int PriorityInCategory => 100;
+    public bool IsNumeric => false;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => "Target profile and threads of the EdgeCompile code in this case (the generated class's Info.Profile; threads stay 1 until the generated classes take a thread count)";
+    public bool IsAvailable(Summary summary) => true;
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+    {
+        var items = benchmarkCase.Parameters.Items;
+        if (items.FirstOrDefault(p => p.Name == nameof(Inference.Model))?.Value is not string model) return "-";
+        int threads = items.FirstOrDefault(p => p.Name == nameof(Inference.Threads))?.Value is int t ? t : 1;
+        return $"{ModelCatalog.Profile(model)}, {(ModelCatalog.EdgeThreadsOption ? threads : 1)} thr";
     }
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
 }

@@ -9,8 +9,20 @@ public static class Program
     public static int Main(string[] args)
     {
         foreach (string problem in ModelCatalog.Problems()) Console.WriteLine("EdgeCompile.Benchmarks: " + problem);
+        Console.WriteLine("EdgeCompile.Benchmarks: models compiled for target profile " + ModelCatalog.Profiles);
+        Console.WriteLine("EdgeCompile.Benchmarks: " + (ModelCatalog.EdgeThreadsOption
+            ? "EdgeCompile and ONNX Runtime both run on Threads threads"
+            : "EdgeCompile runs on 1 thread in every case (the generated classes take no thread count yet); ONNX Runtime on Threads"));
 
-        if (args.Length == 1 && args[0] == "--alloc-check") return AllocCheck();
+        if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
+
+        // A job from the command line (e.g. `--job Dry` for a smoke check) replaces BenchConfig's in-process job; keep it
+        // in process as well: out of process, BenchmarkDotNet would build and copy the ~500 MB assembly per job.
+        if (args.Any(a => a is "--job" or "-j") && !args.Contains("--inProcess"))
+        {
+            Console.WriteLine("EdgeCompile.Benchmarks: running the command-line job in process (added --inProcess)");
+            args = args.Append("--inProcess").ToArray();
+        }
 
         // With no model compiled in, the Inference class has no cases at all: offer only the GEMM benchmarks.
         Type[] types = ModelCatalog.Available.Any() ? new[] { typeof(Inference), typeof(Gemm) } : new[] { typeof(Gemm) };
@@ -21,22 +33,33 @@ public static class Program
     /// <summary>
     /// Exact managed bytes allocated per call on the calling thread (GC.GetAllocatedBytesForCurrentThread), after a
     /// warm-up: a cross-check of the MemoryDiagnoser column, which in process also counts other threads' allocations.
+    /// Also the whole process's bytes (GC.GetTotalAllocatedBytes): once the generated code runs on worker threads,
+    /// their allocations show only there (it may also catch the runtime's own background work, e.g. tiered JIT).
+    /// Every available model (or the ones named after --alloc-check) at each of its sequence lengths and 1 and 2 threads.
     /// </summary>
-    private static int AllocCheck()
+    private static int AllocCheck(string[] models)
     {
         const int Warm = 30, Calls = 20;
-        foreach (string model in Inference.Models)
-        foreach (int sequence in new[] { 16, 128 })
+        string[] unknown = models.Except(Inference.Models).ToArray();
+        if (unknown.Length > 0)
         {
-            var b = new Inference { Model = model, Sequence = sequence, Threads = 1 };
+            Console.Error.WriteLine($"--alloc-check: no compiled model {string.Join(", ", unknown)}; available: {string.Join(", ", Inference.Models)}");
+            return 2;
+        }
+        foreach (string model in models.Length > 0 ? models : Inference.Models)
+        foreach (int sequence in ModelCatalog.Get(model).Sequences)
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var b = new Inference { Model = model, Sequence = sequence, Threads = threads };
             b.Setup();
             foreach (var (name, run) in new (string, Action)[] { ("OnnxRuntime", b.OnnxRuntime), ("OnnxRuntimeIoBinding", b.OnnxRuntimeIoBinding), ("EdgeCompile", b.EdgeCompile) })
             {
                 for (int i = 0; i < Warm; i++) run();
-                long before = GC.GetAllocatedBytesForCurrentThread();
+                long before = GC.GetAllocatedBytesForCurrentThread(), beforeAll = GC.GetTotalAllocatedBytes(precise: true);
                 for (int i = 0; i < Calls; i++) run();
-                long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
-                Console.WriteLine($"{model,-10} sequence {sequence,3} {name,-21} {bytes / (double)Calls,8:F1} B/call (this thread, {Calls} calls after {Warm} warm-up)");
+                long bytes = GC.GetAllocatedBytesForCurrentThread() - before, all = GC.GetTotalAllocatedBytes(precise: true) - beforeAll;
+                Console.WriteLine($"{model,-10} sequence {sequence,3} threads {threads} {name,-21} {bytes / (double)Calls,8:F1} B/call on this thread, "
+                    + $"{all / (double)Calls,8:F1} B/call in the process ({Calls} calls after {Warm} warm-up)");
             }
             b.Cleanup();
         }
