@@ -110,7 +110,7 @@ public sealed class EdgeCompileColumn : IColumn
     public int PriorityInCategory => 100;
     public bool IsNumeric => false;
     public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Target profile and threads of the EdgeCompile code in this case (the generated class's Info.Profile; threads stay 1 until the generated classes take a thread count)";
+    public string Legend => "Target profile and threads of the EdgeCompile code in this case (the generated class's Info.Profile; threads = its constructor's thread count)";
     public bool IsAvailable(Summary summary) => true;
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
@@ -118,7 +118,7 @@ public sealed class EdgeCompileColumn : IColumn
         var items = benchmarkCase.Parameters.Items;
         if (items.FirstOrDefault(p => p.Name == nameof(Inference.Model))?.Value is not string model) return "-";
         int threads = items.FirstOrDefault(p => p.Name == nameof(Inference.Threads))?.Value is int t ? t : 1;
-        return $"{ModelCatalog.Profile(model)}, {(ModelCatalog.EdgeThreadsOption ? threads : 1)} thr";
+        return $"{ModelCatalog.Profile(model)}, {threads} thr";
     }
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
 }

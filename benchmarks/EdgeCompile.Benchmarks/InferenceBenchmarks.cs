@@ -27,8 +27,7 @@ public class Inference
     [ParamsSource(nameof(Models), Priority = 1)] public string Model { get; set; } = "";
     [ParamsSource(nameof(Sequences), Priority = 2)] public int Sequence { get; set; }
     /// <summary>
-    /// ONNX Runtime's IntraOpNumThreads, and EdgeCompile's thread count once the generated classes take one (until then
-    /// EdgeCompile runs on 1 thread: see the "EdgeCompile" column and <see cref="ModelCatalog.EdgeThreadsOption"/>).
+    /// ONNX Runtime's IntraOpNumThreads and the generated class's <c>threads</c> constructor argument.
     /// </summary>
     [Params(1, 2, Priority = 3)] public int Threads { get; set; }
 

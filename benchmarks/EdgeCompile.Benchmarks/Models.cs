@@ -125,14 +125,6 @@ public static class ModelCatalog
 
     public static BenchmarkModel Get(string name) => All.Single(m => m.Name == name);
 
-    /// <summary>Whether the generated classes take a thread count (see EdgeThreadsOption in the project file).</summary>
-    public const bool EdgeThreadsOption =
-#if EDGE_THREADS_OPTION
-        true;
-#else
-        false;
-#endif
-
     /// <summary>The target profile the models of this build were generated for (from the generated classes' Info).</summary>
     public static string Profiles
     {
@@ -174,20 +166,13 @@ public static class ModelCatalog
         }
     }
 
-    // The adapters. Each constructor is the seam for the thread count:
-    // TODO(threads option, resolved by the merge): when the generated classes have the `threads` constructor
-    // option (another branch), the EDGE_THREADS_OPTION branches below become the only ones: delete the #else
-    // branches and the EdgeThreadsOption property in the project file.
+    // The adapters: one per generated class, created with the case's thread count.
 
 #if HAS_TINYBERT4
     private sealed class TinyBert4Adapter : IEdgeModel
     {
         private readonly TinyBert4 model;
-#if EDGE_THREADS_OPTION
         public TinyBert4Adapter(int threads) => (model, Threads) = (new TinyBert4(threads: threads), threads);
-#else
-        public TinyBert4Adapter(int threads) => (model, Threads) = (new TinyBert4(), 1);
-#endif
         public int Threads { get; }
         public ModelInfo Info => TinyBert4.Info;
         public void Run(ModelInputs x, float[] logits) =>
@@ -200,11 +185,7 @@ public static class ModelCatalog
     private sealed class DistilBertAdapter : IEdgeModel
     {
         private readonly DistilBert model;
-#if EDGE_THREADS_OPTION
         public DistilBertAdapter(int threads) => (model, Threads) = (new DistilBert(threads: threads), threads);
-#else
-        public DistilBertAdapter(int threads) => (model, Threads) = (new DistilBert(), 1);
-#endif
         public int Threads { get; }
         public ModelInfo Info => DistilBert.Info;
         public void Run(ModelInputs x, float[] logits) =>
@@ -217,11 +198,7 @@ public static class ModelCatalog
     private sealed class MobileBertAdapter : IEdgeModel
     {
         private readonly MobileBert model;
-#if EDGE_THREADS_OPTION
         public MobileBertAdapter(int threads) => (model, Threads) = (new MobileBert(threads: threads), threads);
-#else
-        public MobileBertAdapter(int threads) => (model, Threads) = (new MobileBert(), 1);
-#endif
         public int Threads { get; }
         public ModelInfo Info => MobileBert.Info;
         public void Run(ModelInputs x, float[] logits) =>
@@ -234,11 +211,7 @@ public static class ModelCatalog
     private sealed class DeitSmallAdapter : IEdgeModel
     {
         private readonly DeitSmall model;
-#if EDGE_THREADS_OPTION
         public DeitSmallAdapter(int threads) => (model, Threads) = (new DeitSmall(threads: threads), threads);
-#else
-        public DeitSmallAdapter(int threads) => (model, Threads) = (new DeitSmall(), 1);
-#endif
         public int Threads { get; }
         public ModelInfo Info => DeitSmall.Info;
         public void Run(ModelInputs x, float[] logits) =>
