@@ -371,6 +371,14 @@ public sealed partial class Lowerer
         EmitBinary("Add", dense, Tensor(c!), y);
     }
 
+    private void LowerScaleShift(Node n)
+    {
+        var (x, residual, scale, shift) = (n.In(0), n.Input(1), n.In(2), n.In(3));
+        var width = x.Shape![^1];
+        Emit("ScaleShift", new[] { Tensor(x), Optional(residual), Tensor(scale), Tensor(shift) }, new[] { Define(n.Out) },
+            new[] { P("rows", DimExpr.Product(x.Shape![..^1])), P("n", width) });
+    }
+
     private void LowerDense(Node n)
     {
         var (x, w, bias) = (n.In(0), n.In(1), n.Input(2));

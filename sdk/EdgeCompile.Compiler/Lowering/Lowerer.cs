@@ -199,6 +199,7 @@ public sealed partial class Lowerer
             case "Shape":
                 throw new CompilerException(Codes.DynamicShape, "the values of a Shape op are needed at run time as a tensor; EdgeCompile folds shapes at build time only.", n.Name);
             case FusedOps.Dense: LowerDense(n); return;
+            case FusedOps.ScaleShift: LowerScaleShift(n); return;
             case FusedOps.Attention: LowerAttention(n); return;
             case FusedOps.Silu:
                 Emit("Silu", new[] { Tensor(n.In(0)) }, new[] { Define(n.Out) }, Array.Empty<(string, string)>());

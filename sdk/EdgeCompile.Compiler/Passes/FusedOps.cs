@@ -20,6 +20,11 @@ public static class FusedOps
     public const string Dense = "EdgeCompile.Dense";
     /// <summary>x · sigmoid(x) (SiLU, Swish), which ONNX has no operator for.</summary>
     public const string Silu = "EdgeCompile.Silu";
+    /// <summary>
+    /// Per-channel affine over the last axis, after an optional residual sum: y = (x [+ r])·scale + shift; inputs
+    /// (x, r?, scale [N], shift [N]). MobileBERT's NoNorm after its residual Add.
+    /// </summary>
+    public const string ScaleShift = "EdgeCompile.ScaleShift";
     /// <summary>Scaled-dot-product attention; inputs (q, k, v, mask?), payload <see cref="AttentionLayout"/>.</summary>
     public const string Attention = "EdgeCompile.Attention";
 

@@ -23,6 +23,8 @@ public static partial class Fusion
         Rewrite(graph, "Sigmoid", SiluFromSigmoid);
         Rewrite(graph, "Softmax", AttentionFromSoftmax);
         Rewrite(graph, "MatMul", DenseFromMatMul);
+        Rewrite(graph, FusedOps.Dense, AffineIntoDense);
+        Rewrite(graph, "Mul", ScaleShiftFromMulAdd);
         Rewrite(graph, FusedOps.Dense, ActivationIntoProducer);
         Rewrite(graph, "Conv", ActivationIntoProducer);
     }
@@ -210,6 +212,57 @@ public static partial class Fusion
         if (OnlyConsumer(consumers, mm.Out, "Add") is { } add && Other(add, mm.Out) is { Const: not null } b && b.Rank == 1 && b.Shape![0] == w.Shape![1])
             (root, bias) = (add, b);
         return (root, new Node(FusedOps.Dense, root.Name, new[] { x, w, bias }, new[] { root.Out }, new Dictionary<string, Attr> { ["activation"] = new(S: "None") }));
+    }
+
+    /// <summary>
+    /// A constant per-channel vector over the last axis of <paramref name="x"/> (shape [N] or [1,...,1,N]), or null.
+    /// </summary>
+    private static ConstTensor? ChannelVector(Value? v, Value x)
+    {
+        if (v?.Const is not { } c || v.Type != ElementType.Float32 || !x.Shape![^1].IsConstant) return null;
+        long n = x.Shape![^1].ConstValue;
+        return c.Count == n && c.Shape.Length >= 1 && c.Shape[^1] == n && c.Shape.Length <= x.Rank ? c : null;
+    }
+
+    /// <summary>
+    /// Dense (no activation) followed only by a per-channel Mul and optionally Add (MobileBERT's NoNorm) → one
+    /// Dense with W·diag(scale) and bias·scale + shift, so the affine costs nothing at run time.
+    /// </summary>
+    private static (Node, Node)? AffineIntoDense(Graph graph, Node dense, Dictionary<Value, List<Node>> consumers, List<Node> prelude)
+    {
+        if (dense.Str("activation", "None") != "None" || dense.In(1).Const is not { } w || (dense.Input(2) is { } b0 && b0.Const is null)) return null;
+        if (OnlyConsumer(consumers, dense.Out, "Mul") is not { } mul || ChannelVector(Other(mul, dense.Out), dense.Out) is not { } scale) return null;
+        Node root = mul;
+        ConstTensor? shift = null;
+        if (OnlyConsumer(consumers, mul.Out, "Add") is { } add && ChannelVector(Other(add, mul.Out), mul.Out) is { } s)
+            (root, shift) = (add, s);
+        if (!root.Out.Shape!.SequenceEqual(dense.Out.Shape!)) return null;
+        long n = w.Shape[1];
+        var weights = new double[w.Count];
+        for (int i = 0; i < weights.Length; i++) weights[i] = w[i] * scale[(int)(i % n)];
+        var bias = new double[n];
+        for (int j = 0; j < n; j++) bias[j] = (dense.Input(2)?.Const?[j] ?? 0) * scale[j] + (shift?[j] ?? 0);
+        var wv = new Value(dense.Name + "/affine_w", ElementType.Float32, dense.In(1).Shape) { Const = ConstTensor.Floats(ElementType.Float32, w.Shape, weights) };
+        var bv = new Value(dense.Name + "/affine_b", ElementType.Float32, new[] { DimExpr.Const(n) }) { Const = ConstTensor.Floats(ElementType.Float32, new[] { n }, bias) };
+        return (root, new Node(FusedOps.Dense, dense.Name, new[] { dense.In(0), wv, bv }, new[] { root.Out }, new Dictionary<string, Attr>(dense.Attributes)));
+    }
+
+    /// <summary>
+    /// (x [+ r]) · scale + shift with per-channel constants → ScaleShift: one pass instead of two or three
+    /// (the residual Add is taken in when the sum feeds only the Mul and needs no broadcasting).
+    /// </summary>
+    private static (Node, Node)? ScaleShiftFromMulAdd(Graph graph, Node mul, Dictionary<Value, List<Node>> consumers, List<Node> prelude)
+    {
+        if (mul.Input(0) is not { } a || mul.Input(1) is not { } b) return null;
+        var (x, scale) = b.Const is not null ? (a, b) : (b, a);
+        if (x.Const is not null || x.Type != ElementType.Float32 || ChannelVector(scale, x) is null) return null;
+        if (OnlyConsumer(consumers, mul.Out, "Add") is not { } add || Other(add, mul.Out) is not { } shift || ChannelVector(shift, mul.Out) is null) return null;
+        if (!add.Out.Shape!.SequenceEqual(x.Shape!)) return null;
+        Value? residual = null;
+        if (From(x, "Add") is { } sum && OnlyConsumer(consumers, sum.Out, "Mul") == mul && sum.In(0).Type == ElementType.Float32
+            && sum.In(0).Shape!.SequenceEqual(x.Shape!) && sum.In(1).Shape!.SequenceEqual(x.Shape!))
+            (x, residual) = (sum.In(0), sum.In(1));
+        return (add, new Node(FusedOps.ScaleShift, add.Name, new[] { x, residual, scale, shift }, new[] { add.Out }));
     }
 
     /// <summary>x · sigmoid(x) → SiLU.</summary>

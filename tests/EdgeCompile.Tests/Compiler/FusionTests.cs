@@ -82,6 +82,16 @@ public sealed class FusionTests
     }
 
     [Fact]
+    public void NoNorm_folds_into_the_dense_before_it_or_into_one_scale_shift_with_the_residual()
+    {
+        // MobileBERT's NoNorm is x·w + b; after a bottleneck Dense it disappears into the Dense, after a residual Add
+        // the sum and the affine become one ScaleShift pass.
+        var plan = Schedule("mobilebert");
+        Assert.DoesNotContain(plan.Ops, o => o.Node.Contains("/encoder/") && o.Kernel is "MulBroadcast" or "Mul" or "AddBroadcast" or "Add");
+        Assert.Contains(plan.Ops, o => o.Kernel == "ScaleShift" && o.Inputs[1] is not null);
+    }
+
+    [Fact]
     public void MatMul_and_bias_become_dense()
     {
         var plan = Schedule("bert");
