@@ -27,6 +27,7 @@ public static partial class Fusion
         Rewrite(graph, "Mul", ScaleShiftFromMulAdd);
         Rewrite(graph, FusedOps.Dense, ActivationIntoProducer);
         Rewrite(graph, "Conv", ActivationIntoProducer);
+        Rewrite(graph, FusedOps.Attention, MergeAttentionProjections);
     }
 
     /// <summary>

@@ -95,8 +95,8 @@ public sealed class FusionTests
     public void MatMul_and_bias_become_dense()
     {
         var plan = Schedule("bert");
-        // Per layer: q, k, v, attention output, intermediate, output; then pooler and classifier.
-        Assert.Equal(2 * 6 + 2, Count(plan, "Dense"));
+        // Per layer: q|k|v (one merged Dense), attention output, intermediate, output; then pooler and classifier.
+        Assert.Equal(2 * 4 + 2, Count(plan, "Dense"));
         Assert.Equal(0, Count(plan, "MatMul"));
         Assert.All(plan.Ops.Where(o => o.Kernel == "Dense" && o.Node.Contains("/encoder/")), o => Assert.NotNull(o.Inputs[2])); // bias fused
     }
@@ -116,6 +116,25 @@ public sealed class FusionTests
         Assert.All(attention, a => Assert.Equal(masked, a.Inputs[3] is not null));
         Assert.Equal(0, Count(plan, "Softmax"));
         Assert.Equal(0, Count(plan, "MatMul"));
+    }
+
+    [Theory]
+    [InlineData("bert", 3)]       // q, k and v all project the hidden state
+    [InlineData("distilbert", 3)]
+    [InlineData("vit", 3)]
+    [InlineData("mobilebert", 2)] // q and k project the bottleneck, v the layer input
+    public void Projections_reading_the_same_input_become_one_dense(string family, int merged)
+    {
+        var plan = Schedule(family);
+        foreach (var a in plan.Ops.Where(o => o.Kernel == "Attention"))
+        {
+            var qkv = a.Inputs.Take(3).ToArray();
+            Assert.Equal(merged, qkv.Count(t => t == qkv.GroupBy(x => x).OrderByDescending(g => g.Count()).First().Key));
+            var producer = plan.Ops.Single(o => o.Outputs.Contains(qkv[0]));
+            Assert.Equal("Dense", producer.Kernel);
+            // K and V start at their column offsets inside the merged rows.
+            Assert.NotEqual("0", a.Parameters.Single(p => p.Name == "kOffset").Value);
+        }
     }
 
     [Fact]
