@@ -1,0 +1,124 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using EdgeCompile.Runtime;
+
+namespace EdgeCompile.PathRunner;
+
+/// <summary>
+/// Runs every test sample of the fixture models through the classes EdgeCompile generated for this
+/// build's target profile, and writes the logits and what the CPU reported, so a test can compare
+/// each CPU path (native AVX2/AVX-512, forced-down x64 paths, arm64 under QEMU) with ONNX Runtime.
+/// <code>
+/// EdgeCompile.PathRunner &lt;fixture folder, or a folder of them (tests/fixtures)&gt; &lt;output folder&gt;
+/// </code>
+/// Output: &lt;family&gt;.batched.txt and &lt;family&gt;.single.txt (see <see cref="RunMode"/>, <see cref="LogitsFile"/>)
+/// and report.txt, <c>key=value</c> lines: the CPU features, the profile of each class, seconds per model.
+/// </summary>
+public static class Program
+{
+    private delegate void RunCall(IDisposable model, FixtureSamples samples, Call call, float[] logits);
+
+    private sealed record Family(string Name, Type Class, ModelInfo Info, RunCall Run);
+
+    private static readonly Family[] Families =
+    {
+        new("bert", typeof(BertClassifier), BertClassifier.Info, static (m, s, c, y) => ((BertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("distilbert", typeof(DistilBertClassifier), DistilBertClassifier.Info, static (m, s, c, y) => ((DistilBertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), logits: y)),
+        new("mobilebert", typeof(MobileBertClassifier), MobileBertClassifier.Info, static (m, s, c, y) => ((MobileBertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("vit", typeof(VitClassifier), VitClassifier.Info, static (m, s, c, y) => ((VitClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilevit", typeof(MobileVitClassifier), MobileVitClassifier.Info, static (m, s, c, y) => ((MobileVitClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("efficientformer", typeof(EfficientFormerClassifier), EfficientFormerClassifier.Info, static (m, s, c, y) => ((EfficientFormerClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+    };
+
+    /// <summary>The one place a model is constructed (constructor options, e.g. a thread count, go here).</summary>
+    private static IDisposable Create(Family family) => (IDisposable)Activator.CreateInstance(family.Class)!;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length != 2)
+        {
+            Console.Error.WriteLine("usage: EdgeCompile.PathRunner <fixture folder, or a folder of fixture folders> <output folder>");
+            return 2;
+        }
+        string input = Path.GetFullPath(args[0]);
+        string output = Path.GetFullPath(args[1]);
+        string[] folders = FixtureSamples.IsFixture(input)
+            ? new[] { input }
+            : Directory.GetDirectories(input).Where(FixtureSamples.IsFixture).Order(StringComparer.Ordinal).ToArray();
+        if (folders.Length == 0)
+        {
+            Console.Error.WriteLine($"no fixture (a folder with meta.json) in {input}");
+            return 2;
+        }
+        Directory.CreateDirectory(output);
+
+        var report = new List<string>(Cpu());
+        foreach (string folder in folders)
+        {
+            string name = Path.GetFileName(folder);
+            var family = Families.SingleOrDefault(f => f.Name == name);
+            if (family is null)
+            {
+                Console.Error.WriteLine($"{folder}: no generated class for fixture '{name}' (known: {string.Join(", ", Families.Select(f => f.Name))})");
+                return 2;
+            }
+            var samples = FixtureSamples.Load(folder);
+            var clock = Stopwatch.StartNew();
+            using (var model = Create(family))
+            {
+                foreach (var mode in Enum.GetValues<RunMode>())
+                {
+                    var logits = new float[samples.Count * samples.Classes];
+                    foreach (var call in samples.Calls(mode))
+                    {
+                        var y = new float[call.Batch * samples.Classes];
+                        family.Run(model, samples, call, y);
+                        y.CopyTo(logits, call.Start * samples.Classes);
+                    }
+                    LogitsFile.Write(Path.Combine(output, LogitsFile.Name(name, mode)), logits, samples.Classes);
+                }
+            }
+            report.Add($"profile.{name}={family.Info.Profile}");
+            report.Add($"seconds.{name}={clock.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)}");
+        }
+        File.WriteAllLines(Path.Combine(output, "report.txt"), report);
+        foreach (string line in report) Console.WriteLine(line);
+        return 0;
+    }
+
+    /// <summary>What the runtime reports about the CPU: the JIT's view, after any DOTNET_Enable* setting.</summary>
+    private static IEnumerable<string> Cpu()
+    {
+        yield return "architecture=" + RuntimeInformation.ProcessArchitecture;
+        yield return "framework=" + RuntimeInformation.FrameworkDescription;
+        yield return "Sse42=" + Sse42.IsSupported;
+        yield return "Avx=" + Avx.IsSupported;
+        yield return "Avx2=" + Avx2.IsSupported;
+        yield return "Fma=" + Fma.IsSupported;
+        yield return "Avx512F=" + Avx512F.IsSupported;
+        yield return "Avx512BW=" + Avx512BW.IsSupported;
+        yield return "AvxVnni=" + AvxVnni.IsSupported;
+        yield return "AdvSimd=" + AdvSimd.IsSupported;
+        yield return "AdvSimd.Arm64=" + AdvSimd.Arm64.IsSupported;
+        yield return "Dp=" + Dp.IsSupported;
+        yield return "Vector128.IsHardwareAccelerated=" + Vector128.IsHardwareAccelerated;
+        yield return "Vector256.IsHardwareAccelerated=" + Vector256.IsHardwareAccelerated;
+        yield return "Vector512.IsHardwareAccelerated=" + Vector512.IsHardwareAccelerated;
+        yield return "Vector<float>.Count=" + Vector<float>.Count;
+        foreach (var variable in Environment.GetEnvironmentVariables().Keys.Cast<string>()
+                     .Where(k => k.StartsWith("DOTNET_Enable", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal))
+            yield return "env." + variable + "=" + Environment.GetEnvironmentVariable(variable);
+    }
+}
