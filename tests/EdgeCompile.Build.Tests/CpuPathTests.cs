@@ -52,9 +52,11 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         _output = output;
     }
 
+    /// <summary>With 2 threads: the worker pool splits the GEMMs and attention heads.</summary>
     [X64PathFact(requires: "AVX2")]
     public void X64Avx2_native() =>
-        Check(RunnerTarget.X64Avx2, new(), new() { ["Avx2"] = "True", ["Fma"] = "True", ["Vector256.IsHardwareAccelerated"] = "True" });
+        Check(RunnerTarget.X64Avx2, new() { ["EDGECOMPILE_PATHRUNNER_THREADS"] = "2" },
+            new() { ["Avx2"] = "True", ["Fma"] = "True", ["Vector256.IsHardwareAccelerated"] = "True", ["threads"] = "2" });
 
     /// <summary>AVX2 off (on .NET 10 that also turns off FMA and AVX-512): AVX with 128-bit vectors.</summary>
     [X64PathFact]
@@ -69,7 +71,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
 
     [X64PathFact(requires: "AVX-512F")]
     public void X64Avx512_native() =>
-        Check(RunnerTarget.X64Avx512, new(), new() { ["Avx512F"] = "True", ["Avx2"] = "True", ["Fma"] = "True" });
+        Check(RunnerTarget.X64Avx512, new() { ["EDGECOMPILE_PATHRUNNER_THREADS"] = "3" }, new() { ["Avx512F"] = "True", ["Avx2"] = "True", ["Fma"] = "True", ["threads"] = "3" });
 
     /// <summary>AVX-512 off, AVX2 below it. .NET 10 ignores <c>DOTNET_EnableAVX512F</c> (Avx512F stays
     /// supported); its setting is <c>DOTNET_EnableAVX512</c>.</summary>
@@ -80,8 +82,8 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
 
     [QemuArm64Fact]
     public void Arm64Neon_under_qemu() =>
-        Check(RunnerTarget.Arm64Neon, new() { ["DOTNET_EnableWriteXorExecute"] = "0", ["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1" },
-            new() { ["architecture"] = "Arm64", ["AdvSimd"] = "True", ["AdvSimd.Arm64"] = "True" });
+        Check(RunnerTarget.Arm64Neon, new() { ["DOTNET_EnableWriteXorExecute"] = "0", ["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1", ["EDGECOMPILE_PATHRUNNER_THREADS"] = "2" },
+            new() { ["architecture"] = "Arm64", ["AdvSimd"] = "True", ["AdvSimd.Arm64"] = "True", ["threads"] = "2" });
 
     private void Check(RunnerTarget target, Dictionary<string, string> environment, Dictionary<string, string> expectedCpu)
     {

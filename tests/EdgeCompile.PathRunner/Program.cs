@@ -42,8 +42,12 @@ public static class Program
         new("efficientformer", typeof(EfficientFormerClassifier), EfficientFormerClassifier.Info, static (m, s, c, y) => ((EfficientFormerClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
     };
 
-    /// <summary>The one place a model is constructed (constructor options, e.g. a thread count, go here).</summary>
-    private static IDisposable Create(Family family) => (IDisposable)Activator.CreateInstance(family.Class)!;
+    /// <summary>The thread count each model is created with: <c>EDGECOMPILE_PATHRUNNER_THREADS</c>, default 1.</summary>
+    private static readonly int Threads =
+        int.TryParse(Environment.GetEnvironmentVariable("EDGECOMPILE_PATHRUNNER_THREADS"), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 1;
+
+    /// <summary>The one place a model is constructed.</summary>
+    private static IDisposable Create(Family family) => (IDisposable)Activator.CreateInstance(family.Class, Threads)!;
 
     public static int Main(string[] args)
     {
@@ -64,7 +68,7 @@ public static class Program
         }
         Directory.CreateDirectory(output);
 
-        var report = new List<string>(Cpu());
+        var report = new List<string>(Cpu()) { "threads=" + Threads.ToString(CultureInfo.InvariantCulture) };
         foreach (string folder in folders)
         {
             string name = Path.GetFileName(folder);
