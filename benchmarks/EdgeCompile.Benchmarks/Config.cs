@@ -27,7 +27,7 @@ public class BenchConfig : ManualConfig
             .WithId("Short-InProcess")
             .AsDefault());
         AddColumn(StatisticColumn.Median, StatisticColumn.Min);
-        AddColumn(new GflopsColumn(), new PeakPercentColumn(256), new PeakPercentColumn(512));
+        AddColumn(new GflopsColumn(), new OwnPeakPercentColumn(), new PeakPercentColumn(256), new PeakPercentColumn(512));
         SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Value);
     }
 }
@@ -37,6 +37,25 @@ public class BenchConfig : ManualConfig
 public sealed class FlopsAttribute(double flops) : Attribute
 {
     public double Flops { get; } = flops;
+}
+
+/// <summary>
+/// A dense layer benchmark with arguments <c>rows</c> (and optionally <c>threads</c>): FLOPs = 2·rows·K·N, and its
+/// kernel's vector width (<see cref="Bits"/>) picks the peak of the "% of own peak" column.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class DenseShapeAttribute(int k, int n, int bits) : Attribute
+{
+    public int K { get; } = k;
+    public int N { get; } = n;
+    public int Bits { get; } = bits;
+}
+
+/// <summary>The vector width of the kernel a benchmark measures, for the "% of own peak" column.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class OwnPeakAttribute(int bits) : Attribute
+{
+    public int Bits { get; } = bits;
 }
 
 /// <summary>Marks an FMA-bound loop whose GFLOP/s is the peak for vectors of <see cref="Bits"/> bits.</summary>
@@ -51,10 +70,16 @@ internal static class Flop
     public static double? Rate(Summary summary, BenchmarkCase c)
     {
         var flops = c.Descriptor.WorkloadMethod.GetCustomAttribute<FlopsAttribute>()?.Flops;
+        if (flops is null && c.Descriptor.WorkloadMethod.GetCustomAttribute<DenseShapeAttribute>() is { } shape)
+            flops = 2.0 * Argument(c, "rows") * shape.K * shape.N;
         var stats = summary[c]?.ResultStatistics;
         if (flops is null || stats is null || stats.Median <= 0) return null;
         return flops.Value / stats.Median; // FLOP per ns = GFLOP/s
     }
+
+    /// <summary>An integer benchmark argument or parameter (1 when the benchmark has none of that name).</summary>
+    public static int Argument(BenchmarkCase c, string name)
+        => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value is int v ? v : 1;
 
     public static double? Peak(Summary summary, int bits) => summary.BenchmarksCases
         .Where(c => c.Descriptor.WorkloadMethod.GetCustomAttribute<FmaPeakAttribute>()?.Bits == bits)
@@ -71,7 +96,7 @@ public sealed class GflopsColumn : IColumn
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
     public string Legend => "Floating-point operations per second (2·m·k·n for a GEMM, 2·lanes·chains·iterations for an FMA loop) / median time, in 10^9";
-    public bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => c.Descriptor.WorkloadMethod.GetCustomAttribute<FlopsAttribute>() is not null);
+    public bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => Flop.Rate(summary, c) is not null);
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => Flop.Rate(summary, benchmarkCase)?.ToString("F1") ?? "-";
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
@@ -120,5 +145,34 @@ public sealed class EdgeCompileColumn : IColumn
         int threads = items.FirstOrDefault(p => p.Name == nameof(Inference.Threads))?.Value is int t ? t : 1;
         return $"{ModelCatalog.Profile(model)}, {threads} thr";
     }
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+}
+
+/// <summary>GFLOP/s as a percentage of (the FMA peak of the kernel's own vector width × its thread count).</summary>
+public sealed class OwnPeakPercentColumn : IColumn
+{
+    public string Id => "OwnPeakPercent";
+    public string ColumnName => "% of own peak";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 1;
+    public bool IsNumeric => true;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => "GFLOP/s / (FmaPeak GFLOP/s of the kernel's vector width, 512-bit for P32, 256-bit for P16 and the old kernel, × threads), same run";
+    public bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => Bits(c) is not null);
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+    private static int? Bits(BenchmarkCase c)
+        => c.Descriptor.WorkloadMethod.GetCustomAttribute<DenseShapeAttribute>()?.Bits
+           ?? c.Descriptor.WorkloadMethod.GetCustomAttribute<OwnPeakAttribute>()?.Bits;
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+    {
+        int? bits = Bits(benchmarkCase);
+        double? rate = Flop.Rate(summary, benchmarkCase), peak = bits is null ? null : Flop.Peak(summary, bits.Value);
+        if (rate is null || peak is null) return "-";
+        return (100 * rate.Value / (peak.Value * Flop.Argument(benchmarkCase, "threads"))).ToString("F1") + " %";
+    }
+
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
 }

@@ -8,9 +8,20 @@ using EdgeCompile.Runtime;
 namespace EdgeCompile.Benchmarks;
 
 /// <summary>
-/// The runtime's dense kernel (<see cref="Kernels.Dense"/>, no bias, no activation: a pure GEMM) at the FFN shapes of
-/// TinyBERT-4 and DistilBERT for 128 tokens, and FMA-bound loops that measure this machine's FP32 FMA peak in the same
-/// run. The GFLOP/s column is <c>[Flops]</c> / median time; the "% of peak" columns divide it by the FMA loops' GFLOP/s.
+/// The runtime's dense kernels against this machine's FP32 FMA peak, measured in the same run.
+/// <list type="bullet">
+/// <item><c>DenseP32_*</c> / <c>DenseP16_*</c>: <see cref="Kernels.Dense{TShape}"/> on weights packed in 32-column panels
+/// (profile <c>x64-avx512</c>: the AVX-512F micro-kernel) and 16-column panels (profile <c>x64-avx2</c>: the AVX2+FMA
+/// micro-kernel), no bias, no activation (a pure GEMM), at the BERT-base / DistilBERT projections (768×768,
+/// 768×3072, 3072×768) and the TinyBERT-4 FFN (312×1200), for 128 and 16 tokens (<c>rows</c>), on the calling
+/// thread alone (<c>threads</c> = 1) or with a 2-thread <see cref="WorkerPool"/>.</item>
+/// <item><c>Dense_*</c>: the older <see cref="Kernels.Dense(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, Activation)"/>
+/// on unpacked weights, the starting point.</item>
+/// <item><c>FmaPeak_*</c>: FMA-bound loops giving the peak per vector width.</item>
+/// </list>
+/// Columns: GFLOP/s = 2·rows·K·N / median time; "% of own peak" divides it by the FMA peak of the kernel's own vector
+/// width (512-bit for P32, 256-bit for P16 and the old kernel) times the thread count, so 100 % is every thread
+/// issuing two FMAs per cycle (the 2-thread figure assumes a second idle core).
 /// </summary>
 [Config(typeof(BenchConfig))]
 [MemoryDiagnoser]
@@ -19,13 +30,33 @@ public class Gemm
     private float[] x1 = null!, w1 = null!, y1 = null!;
     private float[] x2 = null!, w2 = null!, y2 = null!;
 
+    private float[] x = null!, y = null!;
+    private float[] p16_768x768 = null!, p16_768x3072 = null!, p16_3072x768 = null!, p16_312x1200 = null!;
+    private float[] p32_768x768 = null!, p32_768x3072 = null!, p32_3072x768 = null!, p32_312x1200 = null!;
+    private WorkerPool pool = null!;
+
     [GlobalSetup]
     public void Setup()
     {
         var rng = new Random(42);
         (x1, w1, y1) = (Fill(rng, 128 * 312), Fill(rng, 312 * 1200), new float[128 * 1200]);
         (x2, w2, y2) = (Fill(rng, 128 * 768), Fill(rng, 768 * 3072), new float[128 * 3072]);
+
+        x = Fill(rng, 128 * 3072);
+        y = new float[128 * 3072];
+        p16_768x768 = Pack(Fill(rng, 768 * 768), 768, 768, 16);
+        p16_768x3072 = Pack(Fill(rng, 768 * 3072), 768, 3072, 16);
+        p16_3072x768 = Pack(Fill(rng, 3072 * 768), 3072, 768, 16);
+        p16_312x1200 = Pack(Fill(rng, 312 * 1200), 312, 1200, 16);
+        p32_768x768 = Pack(Fill(rng, 768 * 768), 768, 768, 32);
+        p32_768x3072 = Pack(Fill(rng, 768 * 3072), 768, 3072, 32);
+        p32_3072x768 = Pack(Fill(rng, 3072 * 768), 3072, 768, 32);
+        p32_312x1200 = Pack(Fill(rng, 312 * 1200), 312, 1200, 32);
+        pool = new WorkerPool(2);
     }
+
+    [GlobalCleanup]
+    public void Cleanup() => pool.Dispose();
 
     private static float[] Fill(Random rng, int n)
     {
@@ -34,26 +65,74 @@ public class Gemm
         return a;
     }
 
-    /// <summary>TinyBERT-4 FFN up-projection, 128 tokens: [128,312]·[312,1200].</summary>
-    [Benchmark, Flops(2.0 * 128 * 312 * 1200)]
+    /// <summary>W [k,n] row-major → panels of <paramref name="panel"/> columns, as the compiler packs it.</summary>
+    private static float[] Pack(float[] w, int k, int n, int panel)
+    {
+        var packed = new float[Kernels.PackedDenseLength(k, n, panel)];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < n; j++)
+                packed[j / panel * k * panel + i * panel + j % panel] = w[i * n + j];
+        return packed;
+    }
+
+    private WorkerPool? Pool(int threads) => threads == 1 ? null : threads == pool.Threads ? pool : throw new ArgumentOutOfRangeException(nameof(threads));
+
+    private void Run<TShape>(float[] w, int rows, int threads) where TShape : struct, IDenseShape
+        => Kernels.Dense<TShape>(x.AsSpan(0, rows * TShape.K), w, default, y.AsSpan(0, rows * TShape.N), rows, Activation.None, Pool(threads));
+
+    private readonly struct P16_768x768 : IDenseShape { public static int K => 768; public static int N => 768; public static int Panel => 16; }
+    private readonly struct P16_768x3072 : IDenseShape { public static int K => 768; public static int N => 3072; public static int Panel => 16; }
+    private readonly struct P16_3072x768 : IDenseShape { public static int K => 3072; public static int N => 768; public static int Panel => 16; }
+    private readonly struct P16_312x1200 : IDenseShape { public static int K => 312; public static int N => 1200; public static int Panel => 16; }
+    private readonly struct P32_768x768 : IDenseShape { public static int K => 768; public static int N => 768; public static int Panel => 32; }
+    private readonly struct P32_768x3072 : IDenseShape { public static int K => 768; public static int N => 3072; public static int Panel => 32; }
+    private readonly struct P32_3072x768 : IDenseShape { public static int K => 3072; public static int N => 768; public static int Panel => 32; }
+    private readonly struct P32_312x1200 : IDenseShape { public static int K => 312; public static int N => 1200; public static int Panel => 32; }
+
+    [Benchmark, DenseShape(768, 768, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP32_768x768(int rows, int threads) => Run<P32_768x768>(p32_768x768, rows, threads);
+
+    [Benchmark, DenseShape(768, 3072, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP32_768x3072(int rows, int threads) => Run<P32_768x3072>(p32_768x3072, rows, threads);
+
+    [Benchmark, DenseShape(3072, 768, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP32_3072x768(int rows, int threads) => Run<P32_3072x768>(p32_3072x768, rows, threads);
+
+    [Benchmark, DenseShape(312, 1200, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP32_312x1200(int rows, int threads) => Run<P32_312x1200>(p32_312x1200, rows, threads);
+
+    [Benchmark, DenseShape(768, 768, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP16_768x768(int rows, int threads) => Run<P16_768x768>(p16_768x768, rows, threads);
+
+    [Benchmark, DenseShape(768, 3072, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP16_768x3072(int rows, int threads) => Run<P16_768x3072>(p16_768x3072, rows, threads);
+
+    [Benchmark, DenseShape(3072, 768, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP16_3072x768(int rows, int threads) => Run<P16_3072x768>(p16_3072x768, rows, threads);
+
+    [Benchmark, DenseShape(312, 1200, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
+    public void DenseP16_312x1200(int rows, int threads) => Run<P16_312x1200>(p16_312x1200, rows, threads);
+
+    /// <summary>The older unpacked kernel, TinyBERT-4 FFN up-projection, 128 tokens: [128,312]·[312,1200].</summary>
+    [Benchmark, Flops(2.0 * 128 * 312 * 1200), OwnPeak(256)]
     public void Dense_128x312x1200() => Kernels.Dense(x1, w1, default, y1, 128, 312, 1200, Activation.None);
 
-    /// <summary>DistilBERT FFN up-projection, 128 tokens: [128,768]·[768,3072].</summary>
-    [Benchmark, Flops(2.0 * 128 * 768 * 3072)]
+    /// <summary>The older unpacked kernel, DistilBERT FFN up-projection, 128 tokens: [128,768]·[768,3072].</summary>
+    [Benchmark, Flops(2.0 * 128 * 768 * 3072), OwnPeak(256)]
     public void Dense_128x768x3072() => Kernels.Dense(x2, w2, default, y2, 128, 768, 3072, Activation.None);
 
     private const int Chains = 12;
     private const int Iterations = 1 << 20;
 
     /// <summary>
-    /// 12 independent chains of 256-bit FMAs (latency 4 × 2 ports needs ≥ 8 in flight); the GEMM kernel uses
-    /// 256-bit vectors, so this is the peak it can reach. FLOPs = 2 · 8 lanes · 12 chains · iterations.
+    /// 12 independent chains of 256-bit FMAs (latency 4 × 2 ports needs ≥ 8 in flight): the peak of the AVX2
+    /// kernels (P16 and the old unpacked one). FLOPs = 2 · 8 lanes · 12 chains · iterations.
     /// </summary>
-    [Benchmark, Flops(2.0 * 8 * Chains * Iterations), FmaPeak(256)]
+    [Benchmark, Flops(2.0 * 8 * Chains * Iterations), FmaPeak(256), OwnPeak(256)]
     public float FmaPeak_V256() => Fma256(Iterations);
 
-    /// <summary>The same with 512-bit FMAs (AVX-512F): the machine's FP32 peak when the CPU has AVX-512.</summary>
-    [Benchmark, Flops(2.0 * 16 * Chains * Iterations), FmaPeak(512)]
+    /// <summary>The same with 512-bit FMAs (AVX-512F): the machine's FP32 peak when the CPU has AVX-512, and the peak of the P32 kernel.</summary>
+    [Benchmark, Flops(2.0 * 16 * Chains * Iterations), FmaPeak(512), OwnPeak(512)]
     public float FmaPeak_V512() => Fma512(Iterations);
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -24,14 +24,15 @@ public interface IDenseShape
 // Dense<TShape>: the entry point, the cache blocking and the threading. The register-tile micro-kernels, one per
 // instruction set, live side by side in Kernels.DensePacked.<Isa>.cs and all implement IDenseMicroKernel.
 //
-// Loop nest (BLIS/MLAS style; B = the packed weights, A = x, C = y):
-//   row block (MC rows, so that the x block MC×K stays in L2)
-//     panel p (P columns; a work item owns a range of panels and a range of row blocks)
-//       column slice of the panel (NR = the micro-kernel width: P itself for AVX-512, 16 or 8 below it)
-//         k block (kc, so that the kc×NR slice of W stays in L1 while every row tile streams past it)
-//           row tile (MR rows): micro-kernel, accumulators in registers for the whole k block
-// The C tile of one panel (MC×NR floats) stays in L1/L2 across the k blocks, and its epilogue (bias, activation)
-// runs on the last k block while the tile is still in registers (bias, ReLU) or in L1 (the other activations).
+// Loop nest (BLIS/MLAS style; B = the packed weights, A = x, C = y); the k and column bounds are constants per shape:
+//   row block (up to 128 rows; W is streamed once per row block)
+//     outer k block (kc2: the x block of mc × kc2 floats stays in L2 while all panels stream past it)
+//       panel p (P columns; a work item owns a range of panels and a range of rows)
+//         column slice of the panel (NR = the micro-kernel width: P itself for AVX-512, 16 or 8 below it)
+//           k block (kc: the kc × NR slice of W stays in L1 while every row tile streams past it)
+//             row tile (up to MR rows): micro-kernel, the accumulators in registers for the whole k block
+// x is read in place (as MLAS does; no packing of A). The C tile is loaded once per k block after the first, and
+// its epilogue runs on the last k block while the tile is in registers (bias, ReLU) or in L1 (other activations).
 public static unsafe partial class Kernels
 {
     /// <summary>
