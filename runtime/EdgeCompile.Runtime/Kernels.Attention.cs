@@ -446,6 +446,13 @@ public static partial class Kernels
     /// 1 / Σ (NaN when the maximum is ±∞ or NaN, as a max-subtracted softmax gives).
     /// </summary>
     private static float SoftmaxNumerator<TV>(ref float s, ref float mask, bool hasMask, int n)
+        where TV : struct, IFloatVector<TV> => SoftmaxNumerator<TV>(ref s, ref mask, hasMask, ref s, n);
+
+    /// <summary>
+    /// <c>e[j] = exp(x[j] + mask[j] − max)</c> into <c>e[0..n)</c> (may be <c>x</c>); returns 1 / Σ e (NaN when the maximum
+    /// is ±∞ or NaN, as a max-subtracted softmax gives).
+    /// </summary>
+    internal static float SoftmaxNumerator<TV>(ref float x, ref float mask, bool hasMask, ref float e, int n)
         where TV : struct, IFloatVector<TV>
     {
         int w = TV.Count, j = 0;
@@ -455,38 +462,48 @@ public static partial class Kernels
         {
             for (; j + w <= n; j += w)
             {
-                TV x = TV.Add(TV.Load(ref Unsafe.Add(ref s, j)), TV.Load(ref Unsafe.Add(ref mask, j)));
-                TV.Store(x, ref Unsafe.Add(ref s, j));
-                vmax = TV.Max(vmax, x);
+                TV t = TV.Add(TV.Load(ref Unsafe.Add(ref x, j)), TV.Load(ref Unsafe.Add(ref mask, j)));
+                TV.Store(t, ref Unsafe.Add(ref e, j));
+                vmax = TV.Max(vmax, t);
             }
             for (; j < n; j++)
             {
-                float x = Unsafe.Add(ref s, j) + Unsafe.Add(ref mask, j);
-                Unsafe.Add(ref s, j) = x;
-                max = MathF.Max(max, x);
+                float t = Unsafe.Add(ref x, j) + Unsafe.Add(ref mask, j);
+                Unsafe.Add(ref e, j) = t;
+                max = MathF.Max(max, t);
             }
         }
         else
         {
-            for (; j + w <= n; j += w) vmax = TV.Max(vmax, TV.Load(ref Unsafe.Add(ref s, j)));
-            for (; j < n; j++) max = MathF.Max(max, Unsafe.Add(ref s, j));
+            for (; j + w <= n; j += w) vmax = TV.Max(vmax, TV.Load(ref Unsafe.Add(ref x, j)));
+            for (; j < n; j++) max = MathF.Max(max, Unsafe.Add(ref x, j));
         }
         max = MathF.Max(max, TV.MaxAcross(vmax));
 
-        TV vm = TV.Create(max), vsum = TV.Zero;
-        float sum = 0;
-        for (j = 0; j + w <= n; j += w)
+        ref float src = ref hasMask ? ref e : ref x;
+        TV vm = TV.Create(max), sum0 = TV.Zero, sum1 = TV.Zero;
+        for (j = 0; j + 2 * w <= n; j += 2 * w)
         {
-            TV e = TV.Exp(TV.Subtract(TV.Load(ref Unsafe.Add(ref s, j)), vm));
-            TV.Store(e, ref Unsafe.Add(ref s, j));
-            vsum = TV.Add(vsum, e);
+            TV e0 = TV.Exp(TV.Subtract(TV.Load(ref Unsafe.Add(ref src, j)), vm));
+            TV e1 = TV.Exp(TV.Subtract(TV.Load(ref Unsafe.Add(ref src, j + w)), vm));
+            TV.Store(e0, ref Unsafe.Add(ref e, j));
+            TV.Store(e1, ref Unsafe.Add(ref e, j + w));
+            sum0 = TV.Add(sum0, e0);
+            sum1 = TV.Add(sum1, e1);
         }
+        for (; j + w <= n; j += w)
+        {
+            TV e0 = TV.Exp(TV.Subtract(TV.Load(ref Unsafe.Add(ref src, j)), vm));
+            TV.Store(e0, ref Unsafe.Add(ref e, j));
+            sum0 = TV.Add(sum0, e0);
+        }
+        float sum = 0;
         for (; j < n; j++)
         {
-            float e = MathF.Exp(Unsafe.Add(ref s, j) - max);
-            Unsafe.Add(ref s, j) = e;
-            sum += e;
+            float ej = FastMath.Exp(Unsafe.Add(ref src, j) - max);
+            Unsafe.Add(ref e, j) = ej;
+            sum += ej;
         }
-        return 1f / (sum + TV.Sum(vsum));
+        return 1f / (sum + TV.Sum(TV.Add(sum0, sum1)));
     }
 }

@@ -52,8 +52,8 @@ public static partial class Kernels
     public static void Silu(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new SiluOperator());
     /// <summary>Square root.</summary>
     public static void Sqrt(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Sqrt(x, y); }
-    /// <summary>e^x.</summary>
-    public static void Exp(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Exp(x, y); }
+    /// <summary>e^x (<see cref="FastMath"/>: ≈1 ulp; 0 below −87.33 instead of a subnormal).</summary>
+    public static void Exp(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new ExpOperator());
     /// <summary>Natural logarithm.</summary>
     public static void Log(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Log(x, y); }
     /// <summary><c>-x</c>.</summary>
@@ -483,7 +483,7 @@ internal readonly struct ErfOperator : IUnaryOperator
             r = float.MultiplyAddEstimate(r, t, -6.34846687e-1f);
             r = float.MultiplyAddEstimate(r, t, -1.28717512e-1f);
             r = float.MultiplyAddEstimate(r, t, -t);
-            r = 1f - MathF.Exp(r);
+            r = 1f - FastMath.Exp(r);
             return MathF.CopySign(r, a);
         }
         else
@@ -517,7 +517,7 @@ internal readonly struct ErfOperator : IUnaryOperator
             p = Fma128(p, tc, Vector128.Create(-6.34846687e-1f));
             p = Fma128(p, tc, Vector128.Create(-1.28717512e-1f));
             p = Fma128(p, tc, -tc);
-            r = Vector128.CopySign(Vector128<float>.One - Vector128.Exp(p), a);
+            r = Vector128.CopySign(Vector128<float>.One - FastMath.Exp(p), a);
         }
         Vector128<float> s = a * a;
         Vector128<float> q = Vector128.Create(-5.96761703e-4f);
@@ -548,7 +548,7 @@ internal readonly struct ErfOperator : IUnaryOperator
             p = Fma256(p, tc, Vector256.Create(-6.34846687e-1f));
             p = Fma256(p, tc, Vector256.Create(-1.28717512e-1f));
             p = Fma256(p, tc, -tc);
-            r = Vector256.CopySign(Vector256<float>.One - Vector256.Exp(p), a);
+            r = Vector256.CopySign(Vector256<float>.One - FastMath.Exp(p), a);
         }
         Vector256<float> s = a * a;
         Vector256<float> q = Vector256.Create(-5.96761703e-4f);
@@ -584,17 +584,25 @@ internal readonly struct GeluTanhOperator : IUnaryOperator
     private const float C = -2f * 0.7978845608028654f;     // −2·√(2/π)
     private const float D = -2f * 0.7978845608028654f * 0.044715f;
     public static bool Vectorizable => true;
-    public float Invoke(float x) => x / (1f + MathF.Exp(x * (C + D * x * x)));
-    public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + Vector128.Exp(x * (Vector128.Create(C) + Vector128.Create(D) * x * x)));
-    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + Vector256.Exp(x * (Vector256.Create(C) + Vector256.Create(D) * x * x)));
+    public float Invoke(float x) => x / (1f + FastMath.Exp(x * (C + D * x * x)));
+    public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + FastMath.Exp(x * (Vector128.Create(C) + Vector128.Create(D) * x * x)));
+    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + FastMath.Exp(x * (Vector256.Create(C) + Vector256.Create(D) * x * x)));
+}
+
+internal readonly struct ExpOperator : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => FastMath.Exp(x);
+    public Vector128<float> Invoke(Vector128<float> x) => FastMath.Exp(x);
+    public Vector256<float> Invoke(Vector256<float> x) => FastMath.Exp(x);
 }
 
 internal readonly struct SiluOperator : IUnaryOperator
 {
     public static bool Vectorizable => true;
-    public float Invoke(float x) => x / (1f + MathF.Exp(-x));
-    public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + Vector128.Exp(-x));
-    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + Vector256.Exp(-x));
+    public float Invoke(float x) => x / (1f + FastMath.Exp(-x));
+    public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + FastMath.Exp(-x));
+    public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + FastMath.Exp(-x));
 }
 
 internal readonly struct SoftplusOperator : IUnaryOperator
@@ -632,9 +640,9 @@ internal readonly struct LeakyReluOperator(float alpha) : IUnaryOperator
 internal readonly struct EluOperator(float alpha) : IUnaryOperator
 {
     public static bool Vectorizable => true;
-    public float Invoke(float x) => x >= 0f ? x : alpha * (MathF.Exp(x) - 1f);
-    public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), x, (Vector128.Exp(x) - Vector128<float>.One) * alpha);
-    public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, (Vector256.Exp(x) - Vector256<float>.One) * alpha);
+    public float Invoke(float x) => x >= 0f ? x : alpha * (FastMath.Exp(x) - 1f);
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), x, (FastMath.Exp(x) - Vector128<float>.One) * alpha);
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, (FastMath.Exp(x) - Vector256<float>.One) * alpha);
 }
 
 internal readonly struct HardSigmoidOperator(float alpha, float beta) : IUnaryOperator

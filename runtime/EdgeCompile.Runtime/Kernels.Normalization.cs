@@ -1,6 +1,7 @@
 using System;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace EdgeCompile.Runtime;
@@ -46,19 +47,32 @@ public static partial class Kernels
         }
     }
 
-    /// <summary>Softmax of one contiguous row; <c>y</c> may be <c>x</c>.</summary>
+    /// <summary>Softmax of one contiguous row; <c>y</c> may be <c>x</c> (lengths checked by the caller).</summary>
     internal static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
     {
-        float max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, y);
-        TensorPrimitives.Exp(y, y);
-        float sum = TensorPrimitives.Sum(y);
-        TensorPrimitives.Divide(y, sum, y);
+        int n = x.Length;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && n >= 2 * Vector512<float>.Count) SoftmaxRow<FloatVector512>(ref xr, ref yr, n);
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count) SoftmaxRow<FloatVector256>(ref xr, ref yr, n);
+        else if (Vector128.IsHardwareAccelerated && n >= Vector128<float>.Count) SoftmaxRow<FloatVector128>(ref xr, ref yr, n);
+        else SoftmaxRow<FloatVector1>(ref xr, ref yr, n);
+    }
+
+    private static void SoftmaxRow<TV>(ref float x, ref float y, int n) where TV : struct, IFloatVector<TV>
+    {
+        float inv = SoftmaxNumerator<TV>(ref x, ref x, hasMask: false, ref y, n);
+        int w = TV.Count, j = 0;
+        TV vi = TV.Create(inv);
+        for (; j + w <= n; j += w) TV.Store(TV.Multiply(TV.Load(ref Unsafe.Add(ref y, j)), vi), ref Unsafe.Add(ref y, j));
+        for (; j < n; j++) Unsafe.Add(ref y, j) *= inv;
     }
 
     /// <summary>
     /// Layer normalisation of each row of <c>[rows,length]</c> with the biased variance, then <c>·scale + bias</c>
-    /// (<c>bias</c> may be empty). Mean and variance accumulate in double. <c>y</c> may be exactly <c>x</c>.
+    /// (<c>bias</c> may be empty). Two passes in float with 4 independent vector accumulators: the mean of the row
+    /// shifted by its first element (no cancellation when the mean is large), then Σ(x − mean)² (never negative).
+    /// <c>y</c> may be exactly <c>x</c>.
     /// </summary>
     public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> y,
         int rows, int length, float epsilon)
@@ -68,46 +82,71 @@ public static partial class Kernels
         Guard.Length(y.Length, (long)rows * length, nameof(y));
         Guard.Length(scale.Length, length, nameof(scale));
         if (!bias.IsEmpty) Guard.Length(bias.Length, length, nameof(bias));
+        if (rows == 0) return;
 
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float g = ref MemoryMarshal.GetReference(scale);
+        ref float b = ref MemoryMarshal.GetReference(bias);
+        bool hasBias = !bias.IsEmpty;
         for (int r = 0; r < rows; r++)
         {
-            ReadOnlySpan<float> xr = x.Slice(r * length, length);
-            Span<float> yr = y.Slice(r * length, length);
-            double mean = SumDouble(xr) / length;
-            double variance = SumSquaredDeviation(xr, mean) / length;
-            float invStd = (float)(1.0 / Math.Sqrt(variance + epsilon));
-            NormalizeRow(xr, scale, bias, yr, (float)mean, invStd);
+            ref float xi = ref Unsafe.Add(ref xr, (nint)r * length);
+            ref float yi = ref Unsafe.Add(ref yr, (nint)r * length);
+            if (Vector512.IsHardwareAccelerated && length >= 4 * Vector512<float>.Count) LayerNormRow<FloatVector512>(ref xi, ref g, ref b, hasBias, ref yi, length, epsilon);
+            else if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count) LayerNormRow<FloatVector256>(ref xi, ref g, ref b, hasBias, ref yi, length, epsilon);
+            else if (Vector128.IsHardwareAccelerated && length >= Vector128<float>.Count) LayerNormRow<FloatVector128>(ref xi, ref g, ref b, hasBias, ref yi, length, epsilon);
+            else LayerNormRow<FloatVector1>(ref xi, ref g, ref b, hasBias, ref yi, length, epsilon);
         }
     }
 
-    private static void NormalizeRow(ReadOnlySpan<float> x, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> y, float mean, float invStd)
+    private static void LayerNormRow<TV>(ref float x, ref float scale, ref float bias, bool hasBias, ref float y, int n, float epsilon)
+        where TV : struct, IFloatVector<TV>
     {
-        int n = x.Length, i = 0;
-        bool hasBias = !bias.IsEmpty;
-        if (Vector256.IsHardwareAccelerated)
+        int w = TV.Count;
+        float shift = x;
+        TV vs = TV.Create(shift);
+        TV a0 = TV.Zero, a1 = TV.Zero, a2 = TV.Zero, a3 = TV.Zero;
+        int i = 0;
+        for (; i + 4 * w <= n; i += 4 * w)
         {
-            Vector256<float> vm = Vector256.Create(mean), vs = Vector256.Create(invStd);
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> v = (Loops.Load256(x, i) - vm) * vs * Loops.Load256(scale, i);
-                if (hasBias) v += Loops.Load256(bias, i);
-                v.CopyTo(y.Slice(i));
-            }
+            a0 = TV.Add(a0, TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i)), vs));
+            a1 = TV.Add(a1, TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i + w)), vs));
+            a2 = TV.Add(a2, TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i + 2 * w)), vs));
+            a3 = TV.Add(a3, TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i + 3 * w)), vs));
         }
-        else if (Vector128.IsHardwareAccelerated)
+        for (; i + w <= n; i += w) a0 = TV.Add(a0, TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i)), vs));
+        float sum = 0;
+        for (; i < n; i++) sum += Unsafe.Add(ref x, i) - shift;
+        sum += TV.Sum(TV.Add(TV.Add(a0, a1), TV.Add(a2, a3)));
+        float mean = shift + sum / n;
+
+        TV vm = TV.Create(mean);
+        a0 = a1 = a2 = a3 = TV.Zero;
+        for (i = 0; i + 4 * w <= n; i += 4 * w)
         {
-            Vector128<float> vm = Vector128.Create(mean), vs = Vector128.Create(invStd);
-            for (; i <= n - 4; i += 4)
-            {
-                Vector128<float> v = (Loops.Load128(x, i) - vm) * vs * Loops.Load128(scale, i);
-                if (hasBias) v += Loops.Load128(bias, i);
-                v.CopyTo(y.Slice(i));
-            }
+            TV d0 = TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i)), vm); a0 = TV.MultiplyAdd(d0, d0, a0);
+            TV d1 = TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i + w)), vm); a1 = TV.MultiplyAdd(d1, d1, a1);
+            TV d2 = TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i + 2 * w)), vm); a2 = TV.MultiplyAdd(d2, d2, a2);
+            TV d3 = TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i + 3 * w)), vm); a3 = TV.MultiplyAdd(d3, d3, a3);
+        }
+        for (; i + w <= n; i += w) { TV d = TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i)), vm); a0 = TV.MultiplyAdd(d, d, a0); }
+        float squares = 0;
+        for (; i < n; i++) { float d = Unsafe.Add(ref x, i) - mean; squares += d * d; }
+        squares += TV.Sum(TV.Add(TV.Add(a0, a1), TV.Add(a2, a3)));
+        float invStd = (float)(1.0 / Math.Sqrt((double)squares / n + epsilon));
+
+        TV vi = TV.Create(invStd);
+        for (i = 0; i + w <= n; i += w)
+        {
+            TV v = TV.Multiply(TV.Multiply(TV.Subtract(TV.Load(ref Unsafe.Add(ref x, i)), vm), vi), TV.Load(ref Unsafe.Add(ref scale, i)));
+            if (hasBias) v = TV.Add(v, TV.Load(ref Unsafe.Add(ref bias, i)));
+            TV.Store(v, ref Unsafe.Add(ref y, i));
         }
         for (; i < n; i++)
         {
-            float v = (x[i] - mean) * invStd * scale[i];
-            y[i] = hasBias ? v + bias[i] : v;
+            float v = (Unsafe.Add(ref x, i) - mean) * invStd * Unsafe.Add(ref scale, i);
+            Unsafe.Add(ref y, i) = hasBias ? v + Unsafe.Add(ref bias, i) : v;
         }
     }
 
@@ -127,27 +166,6 @@ public static partial class Kernels
             sum = Vector256.Sum(acc0 + acc1);
         }
         for (; i < x.Length; i++) sum += x[i];
-        return sum;
-    }
-
-    /// <summary>Σ(x − mean)² in double; the deviation is taken in double from the exact mean.</summary>
-    private static double SumSquaredDeviation(ReadOnlySpan<float> x, double mean)
-    {
-        int i = 0;
-        double sum = 0;
-        if (Vector256.IsHardwareAccelerated && x.Length >= 8)
-        {
-            Vector256<double> vm = Vector256.Create(mean);
-            Vector256<double> acc0 = default, acc1 = default;
-            for (; i <= x.Length - 8; i += 8)
-            {
-                (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Loops.Load256(x, i));
-                lo -= vm; hi -= vm;
-                acc0 += lo * lo; acc1 += hi * hi;
-            }
-            sum = Vector256.Sum(acc0 + acc1);
-        }
-        for (; i < x.Length; i++) { double d = x[i] - mean; sum += d * d; }
         return sum;
     }
 
