@@ -39,7 +39,7 @@ public static partial class Kernels
     /// <summary><c>max(0, x)</c>.</summary>
     public static void Relu(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new ReluOperator());
     /// <summary>Logistic sigmoid.</summary>
-    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Sigmoid(x, y); }
+    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> y) => Loops.Unary(x, y, new SigmoidOperator());
     /// <summary>Hyperbolic tangent.</summary>
     public static void Tanh(ReadOnlySpan<float> x, Span<float> y) { Guard.SameLength(x.Length, y.Length, nameof(x), nameof(y)); TensorPrimitives.Tanh(x, y); }
     /// <summary>Error function (max abs error ≈ 1e-7).</summary>
@@ -95,7 +95,7 @@ public static partial class Kernels
             case Activation.Gelu: Loops.Unary(y, y, new GeluOperator()); break;
             case Activation.GeluTanh: Loops.Unary(y, y, new GeluTanhOperator()); break;
             case Activation.Tanh: TensorPrimitives.Tanh(y, y); break;
-            case Activation.Sigmoid: TensorPrimitives.Sigmoid(y, y); break;
+            case Activation.Sigmoid: Loops.Unary(y, y, new SigmoidOperator()); break;
             case Activation.Silu: Loops.Unary(y, y, new SiluOperator()); break;
             default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         }
@@ -456,6 +456,7 @@ internal readonly struct ReluOperator : IUnaryOperator
     public float Invoke(float x) => MathF.Max(x, 0f);
     public Vector128<float> Invoke(Vector128<float> x) => Vector128.Max(x, Vector128<float>.Zero);
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
 }
 
 /// <summary>
@@ -561,12 +562,46 @@ internal readonly struct ErfOperator : IUnaryOperator
         return Vector256.ConditionalSelect(small, q, r);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Invoke(Vector512<float> a)
+    {
+        Vector512<float> t = Vector512.Abs(a);
+        Vector512<float> small = Vector512.LessThanOrEqual(t, Vector512.Create(Split));
+        Vector512<float> r;
+        if (Vector512.EqualsAll(small.AsInt32(), Vector512<int>.AllBitsSet)) r = Vector512<float>.Zero;
+        else
+        {
+            Vector512<float> tc = Vector512.Min(t, Vector512.Create(4f));
+            Vector512<float> s2 = tc * tc;
+            Vector512<float> p = Fma512(Vector512.Create(-1.72853470e-5f), tc, Vector512.Create(3.83197126e-4f));
+            Vector512<float> u = Fma512(Vector512.Create(-3.88396438e-3f), tc, Vector512.Create(2.42546219e-2f));
+            p = Fma512(p, s2, u);
+            p = Fma512(p, tc, Vector512.Create(-1.06777877e-1f));
+            p = Fma512(p, tc, Vector512.Create(-6.34846687e-1f));
+            p = Fma512(p, tc, Vector512.Create(-1.28717512e-1f));
+            p = Fma512(p, tc, -tc);
+            r = Vector512.CopySign(Vector512<float>.One - FastMath.Exp(p), a);
+        }
+        Vector512<float> s = a * a;
+        Vector512<float> q = Vector512.Create(-5.96761703e-4f);
+        q = Fma512(q, s, Vector512.Create(4.99119423e-3f));
+        q = Fma512(q, s, Vector512.Create(-2.67681349e-2f));
+        q = Fma512(q, s, Vector512.Create(1.12819925e-1f));
+        q = Fma512(q, s, Vector512.Create(-3.76125336e-1f));
+        q = Fma512(q, s, Vector512.Create(1.28379166e-1f));
+        q = Fma512(q, a, a);
+        return Vector512.ConditionalSelect(small, q, r);
+    }
+
     // Fused where the hardware has it, else multiply + add (slightly less accurate, never slow).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> Fma128(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fma256(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fma512(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.MultiplyAddEstimate(a, b, c);
 }
 
 internal readonly struct GeluOperator : IUnaryOperator
@@ -576,6 +611,7 @@ internal readonly struct GeluOperator : IUnaryOperator
     public float Invoke(float x) => 0.5f * x * (1f + new ErfOperator().Invoke(x * InvSqrt2));
     public Vector128<float> Invoke(Vector128<float> x) => Vector128.Create(0.5f) * x * (Vector128<float>.One + new ErfOperator().Invoke(x * Vector128.Create(InvSqrt2)));
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Create(0.5f) * x * (Vector256<float>.One + new ErfOperator().Invoke(x * Vector256.Create(InvSqrt2)));
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.Create(0.5f) * x * (Vector512<float>.One + new ErfOperator().Invoke(x * Vector512.Create(InvSqrt2)));
 }
 
 /// <summary>0.5x(1+tanh(u)) computed as x·sigmoid(2u) = x / (1 + e^(−2u)), u = √(2/π)(x + 0.044715x³).</summary>
@@ -587,6 +623,7 @@ internal readonly struct GeluTanhOperator : IUnaryOperator
     public float Invoke(float x) => x / (1f + FastMath.Exp(x * (C + D * x * x)));
     public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + FastMath.Exp(x * (Vector128.Create(C) + Vector128.Create(D) * x * x)));
     public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + FastMath.Exp(x * (Vector256.Create(C) + Vector256.Create(D) * x * x)));
+    public Vector512<float> Invoke(Vector512<float> x) => x / (Vector512<float>.One + FastMath.Exp(x * (Vector512.Create(C) + Vector512.Create(D) * x * x)));
 }
 
 internal readonly struct ExpOperator : IUnaryOperator
@@ -595,6 +632,17 @@ internal readonly struct ExpOperator : IUnaryOperator
     public float Invoke(float x) => FastMath.Exp(x);
     public Vector128<float> Invoke(Vector128<float> x) => FastMath.Exp(x);
     public Vector256<float> Invoke(Vector256<float> x) => FastMath.Exp(x);
+    public Vector512<float> Invoke(Vector512<float> x) => FastMath.Exp(x);
+}
+
+/// <summary><c>1 / (1 + e^(−x))</c> with <see cref="FastMath.Exp(float)"/>.</summary>
+internal readonly struct SigmoidOperator : IUnaryOperator
+{
+    public static bool Vectorizable => true;
+    public float Invoke(float x) => 1f / (1f + FastMath.Exp(-x));
+    public Vector128<float> Invoke(Vector128<float> x) => Vector128<float>.One / (Vector128<float>.One + FastMath.Exp(-x));
+    public Vector256<float> Invoke(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + FastMath.Exp(-x));
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + FastMath.Exp(-x));
 }
 
 internal readonly struct SiluOperator : IUnaryOperator
@@ -603,6 +651,7 @@ internal readonly struct SiluOperator : IUnaryOperator
     public float Invoke(float x) => x / (1f + FastMath.Exp(-x));
     public Vector128<float> Invoke(Vector128<float> x) => x / (Vector128<float>.One + FastMath.Exp(-x));
     public Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + FastMath.Exp(-x));
+    public Vector512<float> Invoke(Vector512<float> x) => x / (Vector512<float>.One + FastMath.Exp(-x));
 }
 
 internal readonly struct SoftplusOperator : IUnaryOperator
@@ -611,6 +660,7 @@ internal readonly struct SoftplusOperator : IUnaryOperator
     public float Invoke(float x) => x > 0f ? x + MathF.Log(1f + MathF.Exp(-x)) : MathF.Log(1f + MathF.Exp(x));
     public Vector128<float> Invoke(Vector128<float> x) => throw new NotSupportedException();
     public Vector256<float> Invoke(Vector256<float> x) => throw new NotSupportedException();
+    public Vector512<float> Invoke(Vector512<float> x) => throw new NotSupportedException();
 }
 
 internal readonly struct SignOperator : IUnaryOperator
@@ -619,6 +669,7 @@ internal readonly struct SignOperator : IUnaryOperator
     public float Invoke(float x) => x > 0f ? 1f : x < 0f ? -1f : x * 0f;   // ±0 → 0, NaN → NaN
     public Vector128<float> Invoke(Vector128<float> x) => throw new NotSupportedException();
     public Vector256<float> Invoke(Vector256<float> x) => throw new NotSupportedException();
+    public Vector512<float> Invoke(Vector512<float> x) => throw new NotSupportedException();
 }
 
 internal readonly struct HardSwishOperator : IUnaryOperator
@@ -627,6 +678,7 @@ internal readonly struct HardSwishOperator : IUnaryOperator
     public float Invoke(float x) => x * MathF.Max(0f, MathF.Min(1f, x * (1f / 6f) + 0.5f));
     public Vector128<float> Invoke(Vector128<float> x) => x * Vector128.Max(Vector128<float>.Zero, Vector128.Min(Vector128<float>.One, x * Vector128.Create(1f / 6f) + Vector128.Create(0.5f)));
     public Vector256<float> Invoke(Vector256<float> x) => x * Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x * Vector256.Create(1f / 6f) + Vector256.Create(0.5f)));
+    public Vector512<float> Invoke(Vector512<float> x) => x * Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512<float>.One, x * Vector512.Create(1f / 6f) + Vector512.Create(0.5f)));
 }
 
 internal readonly struct LeakyReluOperator(float alpha) : IUnaryOperator
@@ -635,6 +687,7 @@ internal readonly struct LeakyReluOperator(float alpha) : IUnaryOperator
     public float Invoke(float x) => x >= 0f ? x : alpha * x;
     public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), x, x * alpha);
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, x * alpha);
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, x * alpha);
 }
 
 internal readonly struct EluOperator(float alpha) : IUnaryOperator
@@ -643,6 +696,7 @@ internal readonly struct EluOperator(float alpha) : IUnaryOperator
     public float Invoke(float x) => x >= 0f ? x : alpha * (FastMath.Exp(x) - 1f);
     public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(x, Vector128<float>.Zero), x, (FastMath.Exp(x) - Vector128<float>.One) * alpha);
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), x, (FastMath.Exp(x) - Vector256<float>.One) * alpha);
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, (FastMath.Exp(x) - Vector512<float>.One) * alpha);
 }
 
 internal readonly struct HardSigmoidOperator(float alpha, float beta) : IUnaryOperator
@@ -651,6 +705,7 @@ internal readonly struct HardSigmoidOperator(float alpha, float beta) : IUnaryOp
     public float Invoke(float x) => MathF.Max(0f, MathF.Min(1f, alpha * x + beta));
     public Vector128<float> Invoke(Vector128<float> x) => Vector128.Max(Vector128<float>.Zero, Vector128.Min(Vector128<float>.One, x * alpha + Vector128.Create(beta)));
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(Vector256<float>.Zero, Vector256.Min(Vector256<float>.One, x * alpha + Vector256.Create(beta)));
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.Max(Vector512<float>.Zero, Vector512.Min(Vector512<float>.One, x * alpha + Vector512.Create(beta)));
 }
 
 internal readonly struct ClipOperator(float min, float max) : IUnaryOperator
@@ -659,6 +714,7 @@ internal readonly struct ClipOperator(float min, float max) : IUnaryOperator
     public float Invoke(float x) => MathF.Min(MathF.Max(x, min), max);
     public Vector128<float> Invoke(Vector128<float> x) => Vector128.Min(Vector128.Max(x, Vector128.Create(min)), Vector128.Create(max));
     public Vector256<float> Invoke(Vector256<float> x) => Vector256.Min(Vector256.Max(x, Vector256.Create(min)), Vector256.Create(max));
+    public Vector512<float> Invoke(Vector512<float> x) => Vector512.Min(Vector512.Max(x, Vector512.Create(min)), Vector512.Create(max));
 }
 
 /// <summary><c>x·scale + shift</c> (ChannelAffine).</summary>
@@ -668,6 +724,7 @@ internal readonly struct AffineOperator(float scale, float shift) : IUnaryOperat
     public float Invoke(float x) => x * scale + shift;
     public Vector128<float> Invoke(Vector128<float> x) => x * scale + Vector128.Create(shift);
     public Vector256<float> Invoke(Vector256<float> x) => x * scale + Vector256.Create(shift);
+    public Vector512<float> Invoke(Vector512<float> x) => x * scale + Vector512.Create(shift);
 }
 
 internal readonly struct AddOperator<T> : IBinaryOperator<T> where T : unmanaged, INumber<T>

@@ -17,6 +17,7 @@ internal interface IUnaryOperator
     float Invoke(float x);
     Vector128<float> Invoke(Vector128<float> x);
     Vector256<float> Invoke(Vector256<float> x);
+    Vector512<float> Invoke(Vector512<float> x);
 }
 
 /// <summary>A (T, T) → T elementwise operation with scalar and vector forms.</summary>
@@ -49,6 +50,11 @@ internal static class Loops
         int n = x.Length, i = 0;
         if (TOp.Vectorizable)
         {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                    op.Invoke(Vector512.Create(x.Slice(i))).CopyTo(y.Slice(i));
+            }
             if (Vector256.IsHardwareAccelerated)
             {
                 for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)

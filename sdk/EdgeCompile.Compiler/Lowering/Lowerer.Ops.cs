@@ -615,6 +615,7 @@ public sealed partial class Lowerer
         p.Add(P("yBatchStride", a.SeqQ * a.Heads * a.ValueDim));
         p.Add(P("yRowStride", a.Heads * a.ValueDim));
         p.Add(P("yHeadStride", a.ValueDim));
+        p.Add(("workers", "workers"));   // the model's WorkerPool: (batch, head) pairs split across its threads
         Emit("Attention", new[] { Tensor(n.In(0)), Tensor(n.In(1)), Tensor(n.In(2)), Optional(n.Input(3)) }, new[] { Define(n.Out), scores }, p);
     }
 }

@@ -139,6 +139,12 @@ public class AttentionKernelTests
         {
             data.Add(headDim, headDim, 37, 45, MaskKind.KeyPadding, threads);
             data.Add(headDim, headDim, 21, 70, MaskKind.FullStrided, threads);
+            if (threads >= 2)
+            {
+                // Just above the kernel's parallel threshold (2^19 multiply-adds over the 6 pairs), so the pool is used.
+                int seq = (int)Math.Ceiling(Math.Sqrt((1 << 19) / (6.0 * 2 * headDim))) + 1;
+                data.Add(headDim, headDim, seq, seq + 3, MaskKind.FullStrided, threads);
+            }
         }
         data.Add(26, 26, 128, 128, MaskKind.KeyPadding, 2);
         data.Add(26, 26, 16, 16, MaskKind.KeyPadding, 0);
