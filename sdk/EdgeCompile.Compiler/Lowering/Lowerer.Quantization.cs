@@ -20,7 +20,7 @@ public sealed partial class Lowerer
     {
         if (_quantization is null) return false;
         int k = checked((int)w.Shape[0]), n = checked((int)w.Shape[1]), panel = PanelPacking.PanelWidth(_plan.Profile);
-        var layer = new QuantizableLayer(_node.Name, LayerKind.Dense, k, n, w);
+        var layer = new LayerWeights(_node.Name, LayerKind.Dense, k, n, w);
         var choice = _quantization.Policy.Choose(layer);
         long before = (long)((n + panel - 1) / panel) * k * panel * sizeof(float);
         string shapeText = $"{k}×{n}";
@@ -75,7 +75,7 @@ public sealed partial class Lowerer
     {
         if (_quantization is null || axis != 0 || data.Rank != 2 || data.Type != ElementType.Float32 || data.Const is not { Real: not null } table) return false;
         int rows = checked((int)table.Shape[0]), columns = checked((int)table.Shape[1]);
-        var layer = new QuantizableLayer(_node.Name, LayerKind.Embedding, rows, columns, table);
+        var layer = new LayerWeights(_node.Name, LayerKind.Embedding, rows, columns, table);
         var choice = _quantization.Policy.Choose(layer);
         long before = (long)table.Count * sizeof(float);
         var shape = new[] { P("axisLength", rows), P("inner", columns) };
@@ -121,7 +121,7 @@ public sealed partial class Lowerer
         _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv2d", string.Join("×", w.Shape), Precision.Fp32, null, bytes, bytes, "not quantized: Conv2d"));
     }
 
-    private void Record(QuantizableLayer layer, Precision precision, double error, long before, params PlanTensor[] weights) =>
+    private void Record(LayerWeights layer, Precision precision, double error, long before, params PlanTensor[] weights) =>
         _quantization!.Report.Layers.Add(new LayerReport(layer.Node, layer.Kind.ToString(), $"{layer.Rows}×{layer.Columns}", precision, error, before,
             weights.Sum(t => (long)t.Data!.Count * t.Type.Size())));
 

@@ -16,16 +16,16 @@ public enum LayerKind
 /// <param name="Node">The node name the plan op gets (the key of decisions).</param>
 /// <param name="Rows">K of a Dense, V of an embedding.</param>
 /// <param name="Columns">N of a Dense, D of an embedding.</param>
-public sealed record QuantizableLayer(string Node, LayerKind Kind, int Rows, int Columns, ConstTensor Weight);
+public sealed record LayerWeights(string Node, LayerKind Kind, int Rows, int Columns, ConstTensor Weight);
 
 /// <summary>
 /// Chooses the precision of each quantizable layer. The calibration-free policy is <see cref="CalibrationFreePolicy"/>;
 /// a calibrated one (Mixed under an output-error budget, static INT8 scales, error-compensated INT4) answers from
-/// what the calibration run measured, keyed by <see cref="QuantizableLayer.Node"/>.
+/// what the calibration run measured, keyed by <see cref="LayerWeights.Node"/>.
 /// </summary>
 public interface IPrecisionPolicy
 {
-    LayerChoice Choose(QuantizableLayer layer);
+    LayerChoice Choose(LayerWeights layer);
 }
 
 /// <summary>
@@ -48,7 +48,7 @@ public sealed class CalibrationFreePolicy : IPrecisionPolicy
     /// <summary>Mixed only: the largest relative INT8 weight error a layer may have and still be INT8.</summary>
     public double WeightErrorLimit { get; }
 
-    public LayerChoice Choose(QuantizableLayer layer) => Mode switch
+    public LayerChoice Choose(LayerWeights layer) => Mode switch
     {
         QuantizeMode.Fp16 => new LayerChoice(Precision.Fp16),
         QuantizeMode.Int8 => new LayerChoice(Precision.Int8),
@@ -58,7 +58,7 @@ public sealed class CalibrationFreePolicy : IPrecisionPolicy
     };
 
     /// <summary>The INT8 weight error of a layer as this policy measures it (per column for Dense, per row for embeddings).</summary>
-    public static double Int8WeightError(QuantizableLayer layer)
+    public static double Int8WeightError(LayerWeights layer)
     {
         var w = layer.Weight.Real!;
         return layer.Kind == LayerKind.Dense
@@ -66,7 +66,7 @@ public sealed class CalibrationFreePolicy : IPrecisionPolicy
             : Quantizer.RelativeRmsError(w, Quantizer.DequantizeInt8PerRow(Quantizer.Int8PerRow(w, layer.Rows, layer.Columns), layer.Rows, layer.Columns));
     }
 
-    private LayerChoice ChooseMixed(QuantizableLayer layer)
+    private LayerChoice ChooseMixed(LayerWeights layer)
     {
         if (Int8WeightError(layer) <= WeightErrorLimit) return new LayerChoice(Precision.Int8);
         return new LayerChoice(Quantizer.FitsHalf(layer.Weight.Real!) ? Precision.Fp16 : Precision.Fp32);

@@ -75,7 +75,7 @@ public static class Quantizer
                 for (int i = first; i < end; i++) max = MathF.Max(max, MathF.Abs((float)w[(long)i * n + j]));
                 var s = Int4Scale(max);
                 scales[(long)b * n + j] = s;
-                for (int i = first; i < end; i++) q[(long)i * n + j] = Int4Value((float)w[(long)i * n + j], (float)s);
+                for (int i = first; i < end; i++) q[(long)i * n + j] = Int4Gptq.Round(w[(long)i * n + j], s);
             }
         }
         return new Int4Blocks(q, scales, block);
@@ -96,7 +96,7 @@ public static class Quantizer
                 for (long e = first; e < end; e++) max = MathF.Max(max, MathF.Abs((float)t[e]));
                 var s = Int4Scale(max);
                 scales[(long)v * blocks + b] = s;
-                for (long e = first; e < end; e++) q[e] = Int4Value((float)t[e], (float)s);
+                for (long e = first; e < end; e++) q[e] = Int4Gptq.Round(t[e], s);
             }
         return new Int4Blocks(q, scales, block);
     }
@@ -192,17 +192,14 @@ public static class Quantizer
 
     private static sbyte Int8Value(float w, float scale) => (sbyte)Math.Clamp(MathF.Round(w / scale, MidpointRounding.ToEven), -127f, 127f);
 
+    // INT4 scale and rounding (Int4Gptq.Round) are Int4Gptq's, so plain rounding and the error-compensated choice agree to the bit.
     private static Half Int4Scale(float maxAbs)
     {
-        var s = (Half)(maxAbs / 7f);
-        // A block so small that its scale underflows the half range holds nothing INT4 can keep: treat it as zero.
-        if ((float)s == 0) return (Half)1f;
+        var s = Int4Gptq.Scale(maxAbs);
         if (Half.IsInfinity(s))
             throw new CompilerException(Codes.HalfOutOfRange, $"a weight of magnitude {maxAbs} needs an INT4 block scale beyond the FP16 range ±65504. Use Quantize=\"Int8\" for this model.");
         return s;
     }
-
-    private static sbyte Int4Value(float w, float scale) => (sbyte)Math.Clamp(MathF.Round(w / scale, MidpointRounding.ToEven), -8f, 7f);
 
     private static void Check(double[] values, int rows, int columns)
     {
