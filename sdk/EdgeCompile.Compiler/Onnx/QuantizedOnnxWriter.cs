@@ -17,14 +17,19 @@ namespace EdgeCompile.Compiler.Onnx;
 /// <see cref="OpsetUpgrade"/> for what is rewritten on the way).
 /// </para>
 /// <para>
-/// Running INT4 files in ONNX Runtime: its graph optimizer fuses DequantizeLinear(INT4 blocks)+MatMul into MatMulNBits,
-/// which by default (accuracy level 4) also quantizes the activations to 8 bits. Set the session config entry
-/// <c>session.qdq_matmulnbits_accuracy_level=1</c> (float compute) to get the contract's weight-only numerics.
+/// Running the file in ONNX Runtime (1.31): its graph optimizer fuses DequantizeLinear+MatMul into MatMulNBits for INT4
+/// blocks and also for INT8 per-column weights, and MatMulNBits by default (accuracy level 4) quantizes the activations
+/// to 8 bits in blocks of its own, which is not the contract's numerics. Set the session config entry
+/// <see cref="OrtAccuracyLevelKey"/> = <see cref="OrtAccuracyLevelValue"/> (float compute) when the file is the oracle.
 /// </para>
 /// </summary>
 public static class QuantizedOnnxWriter
 {
     public const string Prefix = "ec_quant/";
+
+    /// <summary>ONNX Runtime session config entry that makes its fused MatMulNBits compute in float, as the reference needs.</summary>
+    public const string OrtAccuracyLevelKey = "session.qdq_matmulnbits_accuracy_level";
+    public const string OrtAccuracyLevelValue = "1";
 
     public static void Write(string inputPath, string outputPath, IReadOnlyList<WeightReplacement> replacements)
     {
@@ -85,7 +90,8 @@ public static class QuantizedOnnxWriter
     /// </summary>
     private static Dictionary<NodeProto, List<NodeProto>> QuantizeActivations(GraphProto graph, List<Int8WeightReplacement> int8, ActivationFakeQuant fakeQuant)
     {
-        var before = new Dictionary<NodeProto, List<NodeProto>>();
+        // By reference: protobuf messages hash by value, and the node's input is rewritten below.
+        var before = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         var done = new Dictionary<(string, float, string), string>();
         var byName = int8.ToDictionary(r => r.Initializer);
         foreach (var n in graph.Node.ToList())
