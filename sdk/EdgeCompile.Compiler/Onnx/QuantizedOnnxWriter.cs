@@ -93,19 +93,19 @@ public static class QuantizedOnnxWriter
         // By reference: protobuf messages hash by value, and the node's input is rewritten below.
         var before = new Dictionary<NodeProto, List<NodeProto>>(ReferenceEqualityComparer.Instance);
         var done = new Dictionary<(string, float, string), string>();
-        var byName = int8.ToDictionary(r => r.Initializer);
+        var byName = int8.Where(r => r.Activation is not null).ToDictionary(r => r.Initializer, r => r.Activation!);
         foreach (var n in graph.Node.ToList())
         {
-            if (n.OpType is not ("MatMul" or "Gemm" or "Conv") || n.Input.Count < 2 || !byName.TryGetValue(n.Input[1], out var r)) continue;
+            if (n.OpType is not ("MatMul" or "Gemm" or "Conv") || n.Input.Count < 2 || !byName.TryGetValue(n.Input[1], out var activation)) continue;
             string x = n.Input[0];
-            string view = n.OpType == "Conv" ? PatchView(n, r) : "row";
-            if (n.OpType == "Gemm" && Attribute(n, "transA") is { I: not 0 } && r.Activation.IsDynamic)
+            string view = n.OpType == "Conv" ? PatchView(n, activation) : "row";
+            if (n.OpType == "Gemm" && Attribute(n, "transA") is { I: not 0 } && activation.IsDynamic)
                 throw Unsupported(n, "dynamic per-row activation quantization of a Gemm with transA=1 (its rows are the columns of A)");
-            var key = (x, r.Activation.Scale, view);
+            var key = (x, activation.Scale, view);
             if (!done.TryGetValue(key, out var quantized))
             {
                 var nodes = new List<NodeProto>();
-                quantized = r.Activation.IsDynamic ? DynamicFor(n, x, view, fakeQuant, nodes) : fakeQuant.Static(x, r.Activation.Scale, nodes);
+                quantized = activation.IsDynamic ? DynamicFor(n, x, view, fakeQuant, nodes) : fakeQuant.Static(x, activation.Scale, nodes);
                 done[key] = quantized;
                 before[n] = nodes;
             }
@@ -134,9 +134,9 @@ public static class QuantizedOnnxWriter
     /// every Conv, else the patch size: dynamic per-patch quantization needs the compiler's patch embedding (square kernel = stride,
     /// no padding or dilation, one group), which is the only Conv lowered to a Dense.
     /// </summary>
-    private static string PatchView(NodeProto conv, Int8WeightReplacement r)
+    private static string PatchView(NodeProto conv, ActivationQuantization activation)
     {
-        if (!r.Activation.IsDynamic) return "elementwise";
+        if (!activation.IsDynamic) return "elementwise";
         var kernel = Attribute(conv, "kernel_shape")?.Ints.ToArray();
         var strides = Attribute(conv, "strides")?.Ints.ToArray();
         bool plain = kernel is { Length: 2 } && kernel[0] == kernel[1] && strides is { Length: 2 } && strides.SequenceEqual(kernel)

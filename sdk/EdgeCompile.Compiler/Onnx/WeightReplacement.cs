@@ -31,10 +31,10 @@ public sealed record ActivationQuantization
 
 /// <summary>
 /// INT8, symmetric per axis: the weight becomes <c>DequantizeLinear(values, scales, axis)</c> (scale per index of
-/// <paramref name="Axis"/>, zero point 0), and each MatMul/Gemm reading it as its weight gets <paramref name="Activation"/>
-/// in front of its data input.
+/// <paramref name="Axis"/>, zero point 0), and each MatMul/Gemm/Conv reading it as its weight gets <paramref name="Activation"/>
+/// in front of its data input. Null <paramref name="Activation"/>: weight only (an embedding table read by Gather).
 /// </summary>
-public sealed record Int8WeightReplacement(string Initializer, sbyte[] Values, float[] Scales, int Axis, ActivationQuantization Activation)
+public sealed record Int8WeightReplacement(string Initializer, sbyte[] Values, float[] Scales, int Axis, ActivationQuantization? Activation)
     : WeightReplacement(Initializer);
 
 /// <summary>

@@ -20,6 +20,16 @@ public sealed class ReferenceOnnxFixtureTests(ITestOutputHelper output)
 
     public static TheoryData<string> Families => new() { "bert", "vit" };
 
+    public static TheoryData<string> AllFamilies
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var family in FixtureCompilerTests.FamilyNames) data.Add(family);
+            return data;
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Families))]
     public void Int8_per_column_weights_and_dynamic_activations(string family)
@@ -91,23 +101,32 @@ public sealed class ReferenceOnnxFixtureTests(ITestOutputHelper output)
         output.WriteLine($"{family} INT4 with ONNX Runtime's default MatMulNBits accuracy level: accuracy {OnnxFiles.Accuracy(OnnxFiles.Logits(defaults, set), set):P1}");
     }
 
-    /// <summary>Raising bert/vit from opset 14 to 21 (ReduceMean's axes become an input) changes no output.</summary>
+    /// <summary>
+    /// Raising every fixture to opset 21 (ReduceMean's axes become an input, Split gains num_outputs) changes no output:
+    /// each of their ops (tests/fixtures/OPS.md) means the same at opset 21.
+    /// </summary>
     [Theory]
-    [MemberData(nameof(Families))]
+    [MemberData(nameof(AllFamilies))]
     public void Raising_the_opset_keeps_every_output(string family)
     {
         var (path, model, set) = Load(family);
         OpsetUpgrade.Raise(model, 21);
         Assert.Equal(21, model.OpsetImport.Single(o => o.Domain is "" or "ai.onnx").Version);
-        var reduces = model.Graph.Node.Where(n => n.OpType == "ReduceMean").ToList();
-        Assert.NotEmpty(reduces);
-        Assert.All(reduces, n => Assert.True(n.Input.Count == 2 && n.Attribute.All(a => a.Name != "axes"), "ReduceMean keeps an axes attribute at opset 21"));
+        Assert.All(model.Graph.Node.Where(n => n.OpType.StartsWith("Reduce")),
+            n => Assert.True(n.Input.Count == 2 && n.Attribute.All(a => a.Name != "axes"), $"{n.OpType} keeps an axes attribute at opset 21"));
+        Assert.All(model.Graph.Node.Where(n => n.OpType == "Split"),
+            n => Assert.True(n.Input.Count == 2 && n.Input[1].Length > 0 || n.Attribute.Any(a => a.Name == "num_outputs"), "Split has neither split nor num_outputs"));
         using var dir = new TempDir();
         OnnxFiles.Save(model, dir.File("raised.onnx"));
         using var original = OnnxFiles.Session(path);
         using var raised = OnnxFiles.Session(dir.File("raised.onnx"));
         var batch = set.Batch(0, 20);
-        Assert.Equal(OnnxFiles.Run(original, batch, "logits")["logits"], OnnxFiles.Run(raised, batch, "logits")["logits"]);
+        // Equal up to float rounding: ONNX Runtime may pick other kernels or fusions per opset (EfficientFormer differs by ~1e-7).
+        var expected = OnnxFiles.Run(original, batch, "logits")["logits"];
+        var actual = OnnxFiles.Run(raised, batch, "logits")["logits"];
+        double diff = OnnxFiles.MaxAbsDiff(expected, actual);
+        output.WriteLine($"{family} at opset 21: max |logit diff| {diff:E2}");
+        Assert.True(diff <= 1e-5 * Math.Max(1, expected.Max(v => Math.Abs(v))), $"max |logit diff| {diff:E3} after raising the opset");
     }
 
     /// <summary>Writes the file, checks the dequantized weights bit for bit and the accuracy; returns the written path.</summary>
@@ -137,7 +156,7 @@ public sealed class ReferenceOnnxFixtureTests(ITestOutputHelper output)
         double before = OnnxFiles.Accuracy(reference, set), after = OnnxFiles.Accuracy(actual, set);
         string kind = plan[0].Replacement switch
         {
-            Int8WeightReplacement q => q.Activation.IsDynamic ? "INT8 dynamic" : "INT8 static",
+            Int8WeightReplacement q => q.Activation is { IsDynamic: true } ? "INT8 dynamic" : "INT8 static",
             Int4WeightReplacement => "INT4",
             _ => "FP16",
         };
