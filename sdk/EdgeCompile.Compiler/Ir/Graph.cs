@@ -23,6 +23,10 @@ public sealed class Value
     /// <summary>For integer tensors computed from shapes: their values as dimension expressions.</summary>
     public DimExpr[]? Symbolic { get; set; }
     public Node? Producer { get; set; }
+    /// <summary>The ONNX initializer this value is, unchanged (set on import); null for anything computed or rebuilt.</summary>
+    public string? SourceInitializer { get; set; }
+    /// <summary>For a weight built from initializers by a pass (merged projections): where its columns come from. See <see cref="WeightOrigins"/>.</summary>
+    public IReadOnlyList<WeightSlice>? WeightOrigin { get; set; }
     public bool IsGraphInput { get; set; }
     public bool IsGraphOutput { get; set; }
 

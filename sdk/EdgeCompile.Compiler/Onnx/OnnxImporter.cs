@@ -62,7 +62,7 @@ public static class OnnxImporter
             {
                 var c = ReadTensor(init);
                 if (c.Type.IsFloat()) _graph.ParameterCount += c.Count;
-                _values[init.Name] = new Value(init.Name, c.Type, c.Shape.Select(DimExpr.Const).ToArray()) { Const = c };
+                _values[init.Name] = new Value(init.Name, c.Type, c.Shape.Select(DimExpr.Const).ToArray()) { Const = c, SourceInitializer = init.Name };
             }
             foreach (var input in g.Input)
             {

@@ -103,7 +103,12 @@ public static partial class Fusion
             if (projections[group[m]]!.Input(2)?.Const is { } b)
                 for (int j = 0; j < b.Count; j++) bias[columnOffsets[m] + j] = b[j];
         var source = attention.In(group[0]);
-        var wv = new Value(attention.Name + "/projections_w", ElementType.Float32, new[] { DimExpr.Const(k), DimExpr.Const(width) }) { Const = merged };
+        var wv = new Value(attention.Name + "/projections_w", ElementType.Float32, new[] { DimExpr.Const(k), DimExpr.Const(width) })
+        {
+            Const = merged,
+            // Each original q/k/v weight and its column range, for the reference ONNX file.
+            WeightOrigin = WeightOrigins.Concatenated(group.Select(i => projections[i]!.In(1))),
+        };
         var bv = new Value(attention.Name + "/projections_b", ElementType.Float32, new[] { DimExpr.Const(width) })
             { Const = ConstTensor.Floats(ElementType.Float32, new[] { width }, bias) };
         var output = graph.NewValue(attention.Name + "/projections", ElementType.Float32, new[] { source.Shape![0], source.Shape![1], DimExpr.Const(width) });
