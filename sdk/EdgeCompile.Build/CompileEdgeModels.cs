@@ -148,6 +148,7 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
             foreach (var name in QuantizeSettings.MetadataNames) r.SetMetadata(name, m.Item.GetMetadata(name));
             r.SetMetadata("CalibrationFiles", string.Join(";", m.Quantize.CalibrationFiles));
             r.SetMetadata("QuantizationReportPath", m.Quantize.Options.ReportPath ?? "");
+            r.SetMetadata("QuantizedOnnxPath", m.Quantize.Options.QuantizedOnnxPath ?? "");
             r.SetMetadata("InputsKey", InputsKey(m, profile));
             resolved.Add(r);
         }
@@ -193,8 +194,9 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         // the folder the project is built in; ModelPath (absolute) is what is read and what messages name.
         var request = new CompileRequest(m.ModelPath, m.ClassName, m.Namespace, m.MaxShapes, profile,
             m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName, m.Quantize.Options);
-        // A report left by an earlier quantized build would describe weights this build no longer has.
+        // A report or reference file left by an earlier quantized build would describe weights this build no longer has.
         if (m.Quantize.Options.ReportPath is null) DeleteFile(ReportPath(m));
+        if (m.Quantize.Options.QuantizedOnnxPath is null) DeleteFile(QuantizedOnnxPath(m));
         var watch = Stopwatch.StartNew();
         CompileResult result;
         try
@@ -266,11 +268,13 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
 
     private static void DeleteOutputs(ModelItem m)
     {
-        foreach (var path in new[] { m.PlanPath, m.WeightsPath, ReportPath(m) })
+        foreach (var path in new[] { m.PlanPath, m.WeightsPath, ReportPath(m), QuantizedOnnxPath(m) })
             DeleteFile(path);
     }
 
     private static string ReportPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".quantization.md");
+
+    private static string QuantizedOnnxPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".quantized.onnx");
 
     private static void DeleteFile(string path)
     {

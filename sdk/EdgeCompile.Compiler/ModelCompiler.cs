@@ -72,14 +72,16 @@ public static class ModelCompiler
         var messages = new List<CompilerMessage>();
         try
         {
-            var plan = Build(request, messages, out var report);
+            var plan = Build(request, messages, out var quantization);
             var blob = WeightPacker.Pack(plan);
             Write(request.PlanPath, plan.Write());
             Write(request.WeightsPath, blob);
             messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
-            if (report is not null)
+            if (quantization is not null)
             {
+                var report = quantization.Report;
                 if (request.Quantize?.ReportPath is { } reportPath) Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source));
+                if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, quantization.ReferenceWeights!);
                 messages.Add(new CompilerMessage(Severity.Info, "", report.Summary(plan.ClassName), request.ModelPath));
             }
             return new CompileResult(messages, plan);
@@ -95,11 +97,12 @@ public static class ModelCompiler
     public static Plan Build(CompileRequest request, List<CompilerMessage> messages) => Build(request, messages, out _);
 
     /// <inheritdoc cref="Build(CompileRequest, List{CompilerMessage})"/>
-    /// <param name="report">The quantization report, with totals; null when the request does not quantize.</param>
-    public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationReport? report)
+    /// <param name="quantization">What quantization recorded (the report with its totals, the reference weights); null when the
+    /// request does not quantize.</param>
+    public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationContext? quantization)
     {
         var quantize = request.Quantize ?? QuantizeOptions.None;
-        var quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages) : null;
+        quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages) : null;
         var graph = OnnxImporter.Import(request.ModelPath);
         var maxima = ResolveMaxima(graph, request, messages);
         ShapeInference.Run(graph);
@@ -119,7 +122,6 @@ public static class ModelCompiler
         Lowerer.Lower(graph, plan, quantization);
         plan.ArenaBytes = MemoryPlanner.Assign(plan, maxima);
         quantization?.Report.Complete(plan);
-        report = quantization?.Report;
         return plan;
     }
 
@@ -149,6 +151,20 @@ public static class ModelCompiler
 
     private static string Summary(Plan plan) =>
         $"{plan.ClassName}: {plan.Ops.Count} kernel calls, {plan.Parameters:N0} parameters, weights {plan.WeightBytes:N0} bytes, arena {plan.ArenaBytes:N0} bytes, profile {plan.Profile}";
+
+    /// <summary>The original model with the quantized weights in place (docs/quantization.md, "The reference ONNX file").</summary>
+    private static void WriteReferenceOnnx(string modelPath, string path, IReadOnlyList<WeightReplacement> weights)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            QuantizedOnnxWriter.Write(modelPath, path, weights);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompilerException(Codes.OutputFailure, $"cannot write '{path}': {e.Message}");
+        }
+    }
 
     private static void Write(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
 

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using EdgeCompile.Compiler.Ir;
+using EdgeCompile.Compiler.Onnx;
 using EdgeCompile.Compiler.Planning;
 using EdgeCompile.Compiler.Quantization;
 
@@ -33,6 +34,7 @@ public sealed partial class Lowerer
                 var packed = Weight(KernelLayouts.HalfPanels(half, k, n, panel));
                 EmitShaped("DenseHalf", DenseShape(k, n, panel), new[] { x, packed, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
                 Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(w.Real!, Quantizer.Widen(half)), before, packed);
+                AddDenseReference(origin => DenseWeightReplacements.Half(origin, k, n, half));
                 return true;
             }
             case Precision.Int8:
@@ -47,6 +49,8 @@ public sealed partial class Lowerer
                 EmitShaped("DenseInt8", DenseShape(k, n, panel), new[] { x, packed, scales, sums, bias }, new[] { y, scratch },
                     new[] { P("rows", rows), PF("inputScale", choice.InputScale) }.Concat(epilogue));
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales, sums);
+                var inputQuantization = choice.InputScale > 0 ? ActivationQuantization.Static(choice.InputScale) : ActivationQuantization.Dynamic;
+                AddDenseReference(origin => DenseWeightReplacements.Int8(origin, k, n, q.Values, q.Scales, inputQuantization));
                 return true;
             }
             case Precision.Int4:
@@ -59,6 +63,7 @@ public sealed partial class Lowerer
                 var scales = Weight(KernelLayouts.Int4PanelScales(q.Scales, blocks, n, panel));
                 EmitShaped("DenseInt4", DenseBlockShape(k, n, panel, Quantizer.Int4Block), new[] { x, packed, scales, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
                 Record(layer, Precision.Int4, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt4PerColumnBlocks(q, k, n)), before, packed, scales);
+                AddDenseReference(origin => DenseWeightReplacements.Int4(origin, k, n, q.Values, q.Scales, q.Block));
                 return true;
             }
             default:
@@ -87,6 +92,7 @@ public sealed partial class Lowerer
                 var t = Weight(KernelLayouts.Vector(half).WithShape(new[] { (long)rows, columns }));
                 Emit("GatherHalfRows", new[] { t, indices }, new[] { y }, shape);
                 Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(table.Real, Quantizer.Widen(half)), before, t);
+                AddTableReference(data, name => new HalfWeightReplacement(name, half));
                 return true;
             }
             case Precision.Int8:
@@ -96,6 +102,7 @@ public sealed partial class Lowerer
                 var scales = Weight(KernelLayouts.Vector(ElementType.Float32, q.Scales));
                 Emit("GatherInt8Rows", new[] { t, scales, indices }, new[] { y }, shape);
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
+                AddTableReference(data, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null));
                 return true;
             }
             case Precision.Int4:
@@ -105,6 +112,7 @@ public sealed partial class Lowerer
                 var scales = Weight(KernelLayouts.Vector(q.Scales));
                 Emit("GatherInt4Rows", new[] { t, scales, indices }, new[] { y }, shape.Append(P("block", q.Block)));
                 Record(layer, Precision.Int4, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt4PerRowBlocks(q, rows, columns)), before, t, scales);
+                AddTableReference(data, name => new Int4WeightReplacement(name, q.Values, Array.ConvertAll(q.Scales, h => (float)h), Axis: 1, BlockSize: q.Block));
                 return true;
             }
             default:
@@ -119,6 +127,40 @@ public sealed partial class Lowerer
         if (_quantization is null) return;
         long bytes = (long)w.Count * sizeof(float);
         _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv2d", string.Join("×", w.Shape), Precision.Fp32, null, bytes, bytes, "not quantized: Conv2d"));
+    }
+
+    /// <summary>The reference ONNX file's replacement of this Dense's weight, in its initializers' frame (when requested and traceable).</summary>
+    private void AddDenseReference(Func<System.Collections.Generic.IReadOnlyList<WeightSlice>, System.Collections.Generic.List<WeightReplacement>> replacements)
+    {
+        if (_quantization?.ReferenceWeights is null) return;
+        if (WeightOrigins.ForLayer(_node) is { } origin) AddReferences(replacements(origin));
+        else NoteNotInReference();
+    }
+
+    /// <summary>The reference ONNX file's replacement of an embedding table (when requested and the table is an initializer).</summary>
+    private void AddTableReference(Value table, Func<string, WeightReplacement> replacement)
+    {
+        if (_quantization?.ReferenceWeights is null) return;
+        if (table.SourceInitializer is { } name) AddReferences(new[] { replacement(name) });
+        else NoteNotInReference();
+    }
+
+    private void AddReferences(System.Collections.Generic.IEnumerable<WeightReplacement> replacements)
+    {
+        var list = _quantization!.ReferenceWeights!;
+        foreach (var r in replacements)
+        {
+            // An initializer shared by two layers is quantized the same way by both; the file replaces it once.
+            if (list.Exists(e => e.Initializer == r.Initializer)) continue;
+            list.Add(r);
+        }
+    }
+
+    /// <summary>A weight the build computed (folded, scaled) has no initializer to replace: the report says it stays FP32 there.</summary>
+    private void NoteNotInReference()
+    {
+        var layers = _quantization!.Report.Layers;
+        layers[^1] = layers[^1] with { Note = "FP32 in the reference ONNX (computed weight, no initializer)" };
     }
 
     private void Record(LayerWeights layer, Precision precision, double error, long before, params PlanTensor[] weights) =>

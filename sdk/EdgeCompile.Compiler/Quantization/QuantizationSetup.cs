@@ -32,9 +32,6 @@ public static class QuantizationSetup
             messages.Add(new CompilerMessage(Severity.Info, "",
                 $"Quantize=\"{options.Mode}\": the Calibration folder is not used by this mode in this version of the compiler (plain rounding, dynamic activation scales).", modelPath));
         }
-        if (options.QuantizedOnnxPath is not null)
-            messages.Add(new CompilerMessage(Severity.Info, "",
-                $"QuantizedOnnx: this version of the compiler has no reference ONNX writer yet; '{options.QuantizedOnnxPath}' is not written.", modelPath));
-        return new QuantizationContext(policy, report);
+        return new QuantizationContext(policy, report, collectReferenceWeights: options.QuantizedOnnxPath is not null);
     }
 }
