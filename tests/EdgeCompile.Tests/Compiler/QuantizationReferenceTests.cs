@@ -21,9 +21,10 @@ public sealed class QuantizationReferenceTests(ITestOutputHelper output) : IDisp
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Largest |logit difference| allowed between the generated code and ONNX Runtime on the reference file.</summary>
-    /// <remarks>FP16 and INT4 are weight-only (float arithmetic on the same weights); INT8 quantizes activations, and an
-    /// input an ulp away from a rounding boundary in one engine moves one quantum in the other, so it gets more room.</remarks>
-    private static double Tolerance(QuantizeMode mode) => mode == QuantizeMode.Int8 ? 0.05 : 1e-3;
+    /// <remarks>FP16 and INT4 are weight-only (float arithmetic on the same weights): measured ≤ 4e-6. INT8 quantizes
+    /// activations, and an input an ulp away from a rounding boundary in one engine moves one quantum in the other:
+    /// measured 2.1e-3 on bert and 5.5e-2 on vit (whose FP32-vs-INT8 difference is 1.2e-1), hence the room.</remarks>
+    private static double Tolerance(QuantizeMode mode) => mode == QuantizeMode.Int8 ? 0.1 : 1e-4;
 
     [Theory]
     [InlineData("bert", QuantizeMode.Int8)]
