@@ -38,7 +38,7 @@ public sealed class PlanInterpreterFixtureTests(ITestOutputHelper output)
         var actual = (float[])interpreter.Run(inputs.Select(i => i.Values).ToArray(), dims)[0];
 
         double worst = FixturePlan.MaxAbsDifference(actual, expected);
-        output.WriteLine($"{family} ({profile}): {plan.Ops.Count} ops, max |logit diff| {worst:E2}");
+        output.WriteLine($"{family} ({profile}): {plan.Ops.Count} ops, max |logit diff| {worst:E2}; kernels {string.Join(" ", plan.Ops.Select(o => o.Kernel + (o.TypeArguments.Count > 0 ? "<>" : "")).Distinct().Order())}");
         Assert.True(worst <= Tolerance, $"max |logit diff| {worst:E3} > {Tolerance}");
     }
 
