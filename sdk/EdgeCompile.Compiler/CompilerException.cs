@@ -28,7 +28,7 @@ public static class Codes
     /// <summary>Cannot write the plan or weights.</summary>
     public const string OutputFailure = "EC3006";
 
-    // ---- calibration (build-time quantization, docs/quantization.md): EC2101..EC2110 ----------------------------
+    // ---- calibration (build-time quantization, docs/quantization.md): EC2101..EC2111 ----------------------------
 
     /// <summary>The calibration folder does not exist.</summary>
     public const string CalibrationFolderMissing = "EC2101";
@@ -50,6 +50,8 @@ public static class Codes
     public const string CalibrationUnreadable = "EC2109";
     /// <summary>The plan calls a kernel the build-time plan interpreter cannot run.</summary>
     public const string InterpreterUnsupportedKernel = "EC2110";
+    /// <summary>A calibration array holds an index (token id) outside the range its input is checked against (the vocabulary).</summary>
+    public const string CalibrationIndexOutOfRange = "EC2111";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

@@ -21,7 +21,7 @@ namespace EdgeCompile.Compiler.Calibration;
 /// <para>
 /// Element types: exactly the input's, except that an int64 input also takes int32 (NumPy's default integer on
 /// some platforms; widened losslessly). Nothing narrows or rounds: float64 for a float32 input is refused, since the
-/// model never sees those values.
+/// model never sees those values. Index inputs the plan checks (token ids) are checked against their limit here.
 /// </para>
 /// </summary>
 public sealed class CalibrationSet
@@ -129,7 +129,23 @@ public sealed class CalibrationSet
                 if (expected != perSample[index])
                     throw new CompilerException(Codes.CalibrationShape, $"'{byName[name]}': a sample has {perSample[index]} elements, input '{name}' {Plan.ShapeText(tensor.Shape)} needs {expected} at {string.Join(", ", dims.Select(d => $"{d.Key}={d.Value}"))}.");
             }
+            CheckIndices(plan, arrays, byName);
             return new Group(folder, arrays, perSample, (int)count, dims);
+        }
+
+        /// <summary>The plan's check-indices on inputs (token ids against the vocabulary), done once here for the whole set.</summary>
+        private static void CheckIndices(Plan plan, Array[] arrays, Dictionary<string, string> byName)
+        {
+            foreach (var (tensor, limit) in plan.IndexChecks)
+            {
+                int input = plan.Inputs.FindIndex(i => i.Tensor.Root == tensor.Root);
+                if (input < 0) continue;
+                var values = arrays[input] switch { long[] l => l, int[] n => Array.ConvertAll(n, v => (long)v), _ => null };
+                if (values is null) continue;
+                int bad = Array.FindIndex(values, v => v < -limit || v >= limit);
+                if (bad >= 0)
+                    throw new CompilerException(Codes.CalibrationIndexOutOfRange, $"'{byName[plan.Inputs[input].Name]}' holds {values[bad]} at flat position {bad}; input '{plan.Inputs[input].Name}' indexes a table of {limit} rows (valid: -{limit}..{limit - 1}). Tokenize the calibration text with the model's own vocabulary.");
+            }
         }
 
         private static NpyFile Read(string path)

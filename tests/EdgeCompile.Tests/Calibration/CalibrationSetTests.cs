@@ -160,6 +160,18 @@ public sealed class CalibrationSetTests : IDisposable
         Assert.Equal(Codes.CalibrationUnreadable, Refused(TextPlan()).Code);
     }
 
+    [Fact]
+    public void Token_id_outside_the_vocabulary_is_EC2111()
+    {
+        var plan = TextPlan();
+        plan.IndexChecks.Add((plan.Inputs[0].Tensor, 100));
+        NpyWriter.Write(Path.Combine(_dir, "input_ids.npy"), new long[] { 1, 99, -100, 100 }, 2, 2);
+        NpyWriter.Write(Path.Combine(_dir, "attention_mask.npy"), new long[4], 2, 2);
+        var e = Refused(plan);
+        Assert.Equal(Codes.CalibrationIndexOutOfRange, e.Code);
+        Assert.Contains("holds 100 at flat position 3", e.Message);
+    }
+
     [Theory]
     [InlineData("bert")]
     [InlineData("distilbert")]
