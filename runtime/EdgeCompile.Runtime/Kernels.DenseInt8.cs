@@ -44,11 +44,14 @@ public static unsafe partial class Kernels
         ReadOnlySpan<int> wColumnSum, ReadOnlySpan<float> bias, Span<float> y, Span<byte> scratch, int rows,
         float inputScale, Activation activation, WorkerPool? workers) where TShape : struct, IDenseShape
     {
-        // The order of the checks decides which path runs: each IsSupported folds to a constant, so one branch
-        // survives per instantiation. AVX-VNNI (vpdpbusd, 32 multiply-adds per instruction) first; .NET 10 has no
-        // 512-bit vpdpbusd for AVX-512 VNNI CPUs (Avx512Vnni is not exposed), so they take the 256-bit VEX form,
-        // which the same CPUs also have (avx_vnni) from Sapphire Rapids / Zen 4 on.
+        // The order of the checks decides which path runs: each IsSupported folds to a constant (and so does the
+        // panel width), so one branch survives per instantiation. AVX-VNNI (vpdpbusd, 32 multiply-adds per
+        // instruction) first, for both panel widths: it is a 256-bit VEX extension like AVX2. .NET 10 has no 512-bit
+        // vpdpbusd (no Avx512Vnni class), so AVX-512 CPUs use the 256-bit VEX form where they have it (avx_vnni:
+        // Sapphire Rapids, Zen 4 on), and int16 vpmaddwd on zmm for 32-column panels where they do not (Skylake-SP
+        // to Ice Lake-SP), as Dense uses AVX-512 for 32-column panels only.
         if (AvxVnni.IsSupported) DenseInt8Using<TShape, DenseInt8AvxVnni<TShape>>(x, w, wScale, wColumnSum, bias, y, scratch, rows, inputScale, activation, workers);
+        else if (TShape.Panel == 32 && Avx512BW.IsSupported) DenseInt8Using<TShape, DenseInt8Avx512<TShape>>(x, w, wScale, wColumnSum, bias, y, scratch, rows, inputScale, activation, workers);
         else if (Avx2.IsSupported) DenseInt8Using<TShape, DenseInt8Avx2<TShape>>(x, w, wScale, wColumnSum, bias, y, scratch, rows, inputScale, activation, workers);
         else if (AdvSimd.Arm64.IsSupported && Dp.IsSupported) DenseInt8Using<TShape, DenseInt8Dot<TShape>>(x, w, wScale, wColumnSum, bias, y, scratch, rows, inputScale, activation, workers);
         else if (AdvSimd.Arm64.IsSupported) DenseInt8Using<TShape, DenseInt8AdvSimd<TShape>>(x, w, wScale, wColumnSum, bias, y, scratch, rows, inputScale, activation, workers);

@@ -95,6 +95,7 @@ public class DenseInt8KernelTests
     {
         yield return "DenseInt8";
         if (AvxVnni.IsSupported) yield return "DenseInt8AvxVnni";
+        if (Avx512BW.IsSupported) yield return "DenseInt8Avx512";
         if (Avx2.IsSupported) yield return "DenseInt8Avx2";
         if (AdvSimd.Arm64.IsSupported && Dp.IsSupported) yield return "DenseInt8Dot";
         if (AdvSimd.Arm64.IsSupported) yield return "DenseInt8AdvSimd";
