@@ -37,8 +37,8 @@ public static unsafe partial class Kernels
     /// <paramref name="w"/> holds <c>q_w</c> in quad panels of <c>P = TShape.Panel</c> columns: byte
     /// <c>p·Kq·P + g·4P + 4j + t</c> is <c>q_w[4g+t, p·P+j]</c> (zero past K or N), <c>Kq = ⌈K/4⌉·4</c>.
     /// <paramref name="wColumnSum"/> is <c>Σ_k q_w[k,j]</c> (length N). <paramref name="scratch"/> receives the quantized
-    /// activations and must hold at least <see cref="DenseInt8ScratchBytes"/>(rows, K) bytes. <c>y</c> must not
-    /// overlap the inputs; it is written for its <c>rows·N</c> elements only.
+    /// activations and must hold at least <see cref="DenseInt8ScratchBytes"/>(rows, K) bytes. Neither <c>y</c> nor
+    /// <c>scratch</c> may overlap the inputs; <c>y</c> is written for its <c>rows·N</c> elements only.
     /// </summary>
     public static void DenseInt8<TShape>(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScale,
         ReadOnlySpan<int> wColumnSum, ReadOnlySpan<float> bias, Span<float> y, Span<byte> scratch, int rows,
