@@ -42,9 +42,7 @@ internal readonly unsafe struct HalfPanels<TShape>(ushort* w) : IPanelSource whe
     public float* Slice(float* buffer, int p, int s, int k0, int kc, int nr)
     {
         nint panel = TShape.Panel;
-        ushort* from = _w + ((nint)p * TShape.K + k0) * panel + s;
-        float* to = buffer;
-        for (int i = 0; i < kc; i++, from += panel, to += panel) WeightWidening.HalfToSingle(from, to, nr);
+        WeightWidening.HalfRowsToSingle(_w + ((nint)p * TShape.K + k0) * panel + s, panel, buffer, panel, kc, nr);
         return buffer;
     }
 }

@@ -14,10 +14,11 @@ namespace EdgeCompile.Runtime;
 /// </summary>
 /// <remarks>
 /// .NET 10 exposes no Half vector conversion (no F16C <c>vcvtph2ps</c>, no AdvSimd <c>fcvtl</c> on Half), so Half
-/// is widened with integer operations: for a finite Half <c>h</c> with exponent field e and mantissa m, the float with
-/// bits <c>(h &amp; 0x7FFF) &lt;&lt; 13</c> has exponent field e and mantissa m·2^13, i.e. it is h·2^-112 whether h is
-/// normal (2^(e−127) vs 2^(e−15)) or subnormal (float subnormal m·2^-136 vs m·2^-24); one multiply by 2^112 rescales it
-/// exactly and the sign is OR-ed back. An all-ones Half exponent (∞, NaN) is mapped to an all-ones float exponent first.
+/// is widened with integer operations: for a finite Half <c>h</c> with sign s, exponent field e and mantissa m, the
+/// float with sign s, exponent field e and mantissa m·2^13 (the Half bits shifted left by 13, the sign moved to bit
+/// 31) is h·2^-112, whether h is normal (2^(e−127) against 2^(e−15)) or subnormal (float subnormal m·2^-136 against
+/// m·2^-24); one multiply by 2^112 rescales it exactly, keeping the sign. An all-ones Half exponent (∞, NaN) is
+/// given an all-ones float exponent first, so every Half widens to <c>(float)h</c>.
 /// </remarks>
 internal static unsafe class WeightWidening
 {
@@ -25,24 +26,54 @@ internal static unsafe class WeightWidening
     private const float HalfBiasScale = (float)(1L << 56) * (1L << 56);
 
     /// <summary><c>dst[i] = (float)src[i]</c> for i &lt; <paramref name="count"/> (Half bits in <paramref name="src"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void HalfToSingle(ushort* src, float* dst, int count)
+    public static void HalfToSingle(ushort* src, float* dst, int count) => HalfRowsToSingle(src, 0, dst, 0, 1, count);
+
+    /// <summary>
+    /// A block of Half weights: <c>dst[r·dstStride + c] = (float)src[r·srcStride + c]</c> for r &lt;
+    /// <paramref name="rows"/>, c &lt; <paramref name="columns"/>. Column groups outside, rows inside: the inner loop
+    /// is one load, a few integer operations, a multiply and a store per vector, with no per-row loop overhead.
+    /// </summary>
+    public static void HalfRowsToSingle(ushort* src, nint srcStride, float* dst, nint dstStride, int rows, int columns)
     {
-        int i = 0;
+        int c = 0;
+        if (Avx512F.IsSupported)
+        {
+            for (; c <= columns - 16; c += 16)
+            {
+                ushort* from = src + c;
+                float* to = dst + c;
+                for (int r = 0; r < rows; r++, from += srcStride, to += dstStride)
+                    HalfBitsToSingle(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)from))).Store(to);
+            }
+        }
         if (Avx2.IsSupported)
         {
-            for (; i <= count - 8; i += 8) HalfBitsToSingle(Avx2.ConvertToVector256Int32(src + i).AsUInt32()).Store(dst + i);
+            for (; c <= columns - 8; c += 8)
+            {
+                ushort* from = src + c;
+                float* to = dst + c;
+                for (int r = 0; r < rows; r++, from += srcStride, to += dstStride)
+                    HalfBitsToSingle(Avx2.ConvertToVector256Int32((short*)from)).Store(to);
+            }
         }
         else if (Vector128.IsHardwareAccelerated)
         {
-            for (; i <= count - 8; i += 8)
+            for (; c <= columns - 8; c += 8)
             {
-                Vector128<ushort> h = Vector128.Load(src + i);
-                HalfBitsToSingle(Vector128.WidenLower(h)).Store(dst + i);
-                HalfBitsToSingle(Vector128.WidenUpper(h)).Store(dst + i + 4);
+                ushort* from = src + c;
+                float* to = dst + c;
+                for (int r = 0; r < rows; r++, from += srcStride, to += dstStride)
+                {
+                    Vector128<short> h = Vector128.Load((short*)from);
+                    HalfBitsToSingle(Vector128.WidenLower(h)).Store(to);
+                    HalfBitsToSingle(Vector128.WidenUpper(h)).Store(to + 4);
+                }
             }
         }
-        for (; i < count; i++) dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
+        for (; c < columns; c++)
+        {
+            for (int r = 0; r < rows; r++) dst[r * dstStride + c] = (float)BitConverter.UInt16BitsToHalf(src[r * srcStride + c]);
+        }
     }
 
     /// <summary>
@@ -59,7 +90,7 @@ internal static unsafe class WeightWidening
         {
             for (; c <= columns - 8; c += 8)
             {
-                Vector256<float> s = HalfBitsToSingle(Avx2.ConvertToVector256Int32(scale + c).AsUInt32());
+                Vector256<float> s = HalfBitsToSingle(Avx2.ConvertToVector256Int32((short*)scale + c));
                 byte* from = src + c / 2;
                 float* to = dst + c;
                 for (int r = 0; r < rows; r++, from += srcStride, to += dstStride)
@@ -70,7 +101,7 @@ internal static unsafe class WeightWidening
         {
             for (; c <= columns - 8; c += 8)
             {
-                Vector128<ushort> h = Vector128.Load(scale + c);
+                Vector128<short> h = Vector128.Load((short*)scale + c);
                 Vector128<float> sLow = HalfBitsToSingle(Vector128.WidenLower(h)), sHigh = HalfBitsToSingle(Vector128.WidenUpper(h));
                 byte* from = src + c / 2;
                 float* to = dst + c;
@@ -180,25 +211,37 @@ internal static unsafe class WeightWidening
         return (Vector128.ConvertToSingle(low), Vector128.ConvertToSingle(high));
     }
 
-    /// <summary>Half bits (one per 32-bit lane, upper half zero) to the float of equal value (see the remarks).</summary>
+    // Half bits sign-extended to 32-bit lanes (so that a left shift by 13 puts the sign at bit 31, with copies of it
+    // at bits 28-30 that the mask clears, and exponent and mantissa at bits 13-27), to the float of equal value: see
+    // the remarks. An all-ones exponent (∞, NaN) gets an all-ones float exponent before the rescaling.
+
+    /// <summary>Sign-extended Half bits to floats (512-bit lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> HalfBitsToSingle(Vector256<uint> h)
+    private static Vector512<float> HalfBitsToSingle(Vector512<int> h)
     {
-        Vector256<uint> magnitude = (h & Vector256.Create(0x7FFFu)) << 13;
-        Vector256<uint> exponent = Vector256.Create(0x7C00u);
-        Vector256<uint> special = Vector256.Equals(h & exponent, exponent) & Vector256.Create(0x7000_0000u);
-        Vector256<float> value = (magnitude | special).AsSingle() * Vector256.Create(HalfBiasScale);
-        return (value.AsUInt32() | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+        Vector512<int> bits = (h << 13) & Vector512.Create(unchecked((int)0x8FFF_E000));
+        Vector512<int> exponent = Vector512.Create(0x0F80_0000);
+        bits |= Vector512.Equals(bits & exponent, exponent) & Vector512.Create(0x7000_0000);
+        return bits.AsSingle() * Vector512.Create(HalfBiasScale);
     }
 
-    /// <inheritdoc cref="HalfBitsToSingle(Vector256{uint})"/>
+    /// <summary>Sign-extended Half bits to floats (256-bit lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> HalfBitsToSingle(Vector128<uint> h)
+    private static Vector256<float> HalfBitsToSingle(Vector256<int> h)
     {
-        Vector128<uint> magnitude = (h & Vector128.Create(0x7FFFu)) << 13;
-        Vector128<uint> exponent = Vector128.Create(0x7C00u);
-        Vector128<uint> special = Vector128.Equals(h & exponent, exponent) & Vector128.Create(0x7000_0000u);
-        Vector128<float> value = (magnitude | special).AsSingle() * Vector128.Create(HalfBiasScale);
-        return (value.AsUInt32() | ((h & Vector128.Create(0x8000u)) << 16)).AsSingle();
+        Vector256<int> bits = (h << 13) & Vector256.Create(unchecked((int)0x8FFF_E000));
+        Vector256<int> exponent = Vector256.Create(0x0F80_0000);
+        bits |= Vector256.Equals(bits & exponent, exponent) & Vector256.Create(0x7000_0000);
+        return bits.AsSingle() * Vector256.Create(HalfBiasScale);
+    }
+
+    /// <summary>Sign-extended Half bits to floats (128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> HalfBitsToSingle(Vector128<int> h)
+    {
+        Vector128<int> bits = (h << 13) & Vector128.Create(unchecked((int)0x8FFF_E000));
+        Vector128<int> exponent = Vector128.Create(0x0F80_0000);
+        bits |= Vector128.Equals(bits & exponent, exponent) & Vector128.Create(0x7000_0000);
+        return bits.AsSingle() * Vector128.Create(HalfBiasScale);
     }
 }
