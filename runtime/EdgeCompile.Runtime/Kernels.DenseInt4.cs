@@ -46,7 +46,11 @@ public static unsafe partial class Kernels
 
     /// <summary>Length of the Half block scales of <see cref="DenseInt4{TShape}"/>: <c>⌈N/P⌉·⌈K/Block⌉·P</c>.</summary>
     public static long Int4ScaleLength(int k, int n, int panel, int block)
-        => (long)((n + panel - 1) / panel) * ((k + block - 1) / block) * panel;
+    {
+        Guard.Positive(panel, nameof(panel));
+        Guard.Positive(block, nameof(block));
+        return (long)((n + panel - 1) / panel) * ((k + block - 1) / block) * panel;
+    }
 }
 
 /// <summary>INT4 panels with Half block scales (<see cref="Kernels.DenseInt4{TShape}"/>): each slice is unpacked,

@@ -321,6 +321,7 @@ public class QuantizedWeightKernelTests
         Call(x, w, s, null, y);  // an empty bias is fine
         Assert.Equal(64, Kernels.Int4ScaleLength(33, 17, 16, 32));
         Assert.Equal(4L * 24 * 32, Kernels.Int4ScaleLength(768, 100, 32, 32));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.Int4ScaleLength(768, 100, 32, 0));
     }
 
     [Fact]
