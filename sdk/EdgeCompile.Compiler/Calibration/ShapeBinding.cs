@@ -54,12 +54,11 @@ internal static class ShapeBinding
     }
 }
 
-/// <summary>The dense layer shape of the kernel call in progress (see <see cref="ShapeBinding"/>).</summary>
-internal readonly struct BoundDenseShape : IDenseShape
+/// <summary>The dense layer shape of the kernel call in progress (see <see cref="ShapeBinding"/>); <c>Block</c> is 0 for a shape without one.</summary>
+internal readonly struct BoundDenseShape : IDenseBlockShape
 {
     public static int K => ShapeBinding.K;
     public static int N => ShapeBinding.N;
     public static int Panel => ShapeBinding.Panel;
-    // MERGE (quantization): when IDenseBlockShape (K, N, Panel + Block) lands in the runtime, implement it here too:
-    //   internal readonly struct BoundDenseShape : IDenseBlockShape { ... public static int Block => ShapeBinding.Block; }
+    public static int Block => ShapeBinding.Block;
 }
