@@ -102,26 +102,45 @@ public static class ModelCompiler
     public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationContext? quantization)
     {
         var quantize = request.Quantize ?? QuantizeOptions.None;
-        quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages) : null;
         var graph = OnnxImporter.Import(request.ModelPath);
         var maxima = ResolveMaxima(graph, request, messages);
         ShapeInference.Run(graph);
         DeadCode.Run(graph);
         Fusion.Run(graph, foldAffineIntoDense: !quantize.Enabled);
         DeadCode.Run(graph);
-        var plan = new Plan
+
+        // Lowering leaves the graph as it is, so the quantization setup may lower it as often as it needs to measure
+        // candidate precisions on the calibration set before the final lowering below.
+        Plan NewPlan()
         {
-            ClassName = request.ClassName,
-            Namespace = request.Namespace,
-            Source = (string.IsNullOrEmpty(request.SourceName) ? request.ModelPath : request.SourceName).Replace('\\', '/'),
-            Profile = request.Profile,
-            Resource = request.ResourceName,
-            Parameters = graph.ParameterCount,
-        };
-        foreach (var d in graph.Dimensions) plan.Dimensions.Add((d, maxima[d]));
+            var p = new Plan
+            {
+                ClassName = request.ClassName,
+                Namespace = request.Namespace,
+                Source = (string.IsNullOrEmpty(request.SourceName) ? request.ModelPath : request.SourceName).Replace('\\', '/'),
+                Profile = request.Profile,
+                Resource = request.ResourceName,
+                Parameters = graph.ParameterCount,
+            };
+            foreach (var d in graph.Dimensions) p.Dimensions.Add((d, maxima[d]));
+            return p;
+        }
+        Plan LowerWith(IPrecisionPolicy? policy)
+        {
+            var candidate = NewPlan();
+            Lowerer.Lower(graph, candidate, policy is null ? null : new QuantizationContext(policy, new QuantizationReport(quantize.Mode)));
+            return candidate;
+        }
+
+        quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;
+        var plan = NewPlan();
         Lowerer.Lower(graph, plan, quantization);
         plan.ArenaBytes = MemoryPlanner.Assign(plan, maxima);
-        quantization?.Report.Complete(plan);
+        if (quantization is not null)
+        {
+            quantization.Report.Complete(plan);
+            if (quantization.Calibrated is { } calibrated) quantization.Report.OutputError = calibrated.OutputError(plan);
+        }
         return plan;
     }
 

@@ -21,4 +21,7 @@ public sealed class QuantizationContext
     /// from (<see cref="QuantizedOnnxWriter"/>); null otherwise.
     /// </summary>
     public List<WeightReplacement>? ReferenceWeights { get; }
+
+    /// <summary>With a calibration set: what ran it, to measure the final plan's output error; null otherwise.</summary>
+    public CalibratedQuantization? Calibrated { get; init; }
 }

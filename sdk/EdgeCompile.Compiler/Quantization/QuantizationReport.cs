@@ -30,6 +30,15 @@ public sealed class QuantizationReport
     /// <summary>How the precisions were chosen, one sentence (e.g. Mixed from weight statistics), or null.</summary>
     public string? PolicyNote { get; set; }
 
+    /// <summary>With a calibration set: the final plan's output error against FP32 on it (relative RMS), else null.</summary>
+    public double? OutputError { get; set; }
+
+    /// <summary>With a calibration set: how many samples it has.</summary>
+    public int CalibrationSamples { get; set; }
+
+    /// <summary>Mixed with a calibration set: each layer's output error alone at INT8 and at FP16, by node.</summary>
+    public IReadOnlyDictionary<string, LayerSensitivity>? Sensitivities { get; set; }
+
     /// <summary>Bytes of all weights in the plan (quantized or not, bias, norms...), before padding to 64-byte alignment.</summary>
     public long TotalAfter { get; private set; }
     /// <summary><see cref="TotalAfter"/> with every reported layer at its FP32 size: what an FP32 build of the same graph stores.</summary>
@@ -53,8 +62,10 @@ public sealed class QuantizationReport
     public string Summary(string className)
     {
         var counts = Layers.GroupBy(l => l.Precision).OrderByDescending(g => g.Key).Select(g => $"{g.Count()} {Name(g.Key)}");
-        return string.Format(CultureInfo.InvariantCulture, "{0}: {1}, {2} layers ({3}), weights {4:N0} → {5:N0} bytes ({6:0.00}x smaller)",
-            className, Mode, Layers.Count, string.Join(", ", counts), TotalBefore, TotalAfter, Ratio);
+        string measured = OutputError is { } e
+            ? string.Format(CultureInfo.InvariantCulture, ", output error {0:0.#####} on {1} calibration samples", e, CalibrationSamples) : "";
+        return string.Format(CultureInfo.InvariantCulture, "{0}: {1}, {2} layers ({3}), weights {4:N0} → {5:N0} bytes ({6:0.00}x smaller){7}",
+            className, Mode, Layers.Count, string.Join(", ", counts), TotalBefore, TotalAfter, Ratio, measured);
     }
 
     public string ToMarkdown(string className, string source)
@@ -69,13 +80,27 @@ public sealed class QuantizationReport
         Line("‖W_q − W‖₂ / ‖W‖₂ (0 for FP32). Bytes: the layer's weight tensors (values, scales, column sums; bias");
         Line("excluded) in an FP32 build and in this one.");
         Line();
-        Line("| node | kind | shape | precision | weight error | bytes before | bytes after | note |");
-        Line("| --- | --- | --- | --- | ---: | ---: | ---: | --- |");
+        if (OutputError is { } measured)
+        {
+            Line(string.Format(CultureInfo.InvariantCulture,
+                "Output error of this build on the calibration set ({0} samples): **{1:0.######}** (relative RMS, ‖y_q − y‖₂ / ‖y‖₂ against FP32).", CalibrationSamples, measured));
+            Line();
+        }
+        bool sensitivities = Sensitivities is not null;
+        if (sensitivities)
+        {
+            Line("Alone at INT8 / FP16: the output error with only this layer quantized (the search's sensitivity analysis).");
+            Line();
+        }
+        Line("| node | kind | shape | precision | weight error |" + (sensitivities ? " alone at INT8 / FP16 |" : "") + " bytes before | bytes after | note |");
+        Line("| --- | --- | --- | --- | ---: |" + (sensitivities ? " ---: |" : "") + " ---: | ---: | --- |");
         foreach (var l in Layers)
         {
             string error = l.WeightError is { } e ? e.ToString("0.00000", CultureInfo.InvariantCulture) : "—";
-            Line(string.Format(CultureInfo.InvariantCulture, "| `{0}` | {1} | {2} | {3} | {4} | {5:N0} | {6:N0} | {7} |",
-                l.Node.Replace("|", "\\|").Replace("`", "'"), l.Kind, l.Shape, Name(l.Precision), error, l.BytesBefore, l.BytesAfter, l.Note ?? ""));
+            string alone = !sensitivities ? "" : Sensitivities!.TryGetValue(l.Node, out var s)
+                ? string.Format(CultureInfo.InvariantCulture, " {0:0.00000} / {1:0.00000} |", s.Int8Error, s.Fp16Error) : " — |";
+            Line(string.Format(CultureInfo.InvariantCulture, "| `{0}` | {1} | {2} | {3} | {4} |{5} {6:N0} | {7:N0} | {8} |",
+                l.Node.Replace("|", "\\|").Replace("`", "'"), l.Kind, l.Shape, Name(l.Precision), error, alone, l.BytesBefore, l.BytesAfter, l.Note ?? ""));
         }
         Line();
         Line("Totals over every weight of the model (quantized layers, FP32 layers, biases, norms, positions...):");
