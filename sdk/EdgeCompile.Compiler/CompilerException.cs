@@ -58,6 +58,16 @@ public static class Codes
     public const string InterpreterUnsupportedKernel = "EC2110";
     /// <summary>A calibration array holds an index (token id) outside the range its input is checked against (the vocabulary).</summary>
     public const string CalibrationIndexOutOfRange = "EC2111";
+
+    // ---- pruning (build-time, README "Pruning"): EC2201.. -------------------------------------------------------
+    /// <summary>A pruning option the compiler cannot carry out yet (PruneMode NM or Unstructured).</summary>
+    public const string PruneModeUnavailable = "EC2201";
+    /// <summary>Prune is outside [0, 0.9].</summary>
+    public const string PruneFractionOutOfRange = "EC2202";
+    /// <summary>(warning) Prune is set but the model has no FFN block (Dense with activation feeding only a Dense) to prune.</summary>
+    public const string NothingToPrune = "EC2203";
+    /// <summary>The pruned ONNX file cannot be written: a pruned weight is not an ONNX initializer of its own.</summary>
+    public const string PrunedOnnxUnavailable = "EC2204";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

@@ -8,6 +8,7 @@ using EdgeCompile.Compiler.Lowering;
 using EdgeCompile.Compiler.Onnx;
 using EdgeCompile.Compiler.Passes;
 using EdgeCompile.Compiler.Planning;
+using EdgeCompile.Compiler.Pruning;
 using EdgeCompile.Compiler.Quantization;
 
 namespace EdgeCompile.Compiler;
@@ -26,6 +27,8 @@ namespace EdgeCompile.Compiler;
 /// plan and the generated code do not depend on the folder the project is built in. Null: <paramref name="ModelPath"/>.
 /// Messages always name <paramref name="ModelPath"/>, the real file.</param>
 /// <param name="Quantize">Quantization of the weights (docs/quantization.md); null or <see cref="QuantizeOptions.None"/>: FP32.</param>
+/// <param name="Prune">Structured pruning of the FFN blocks, done before quantization (README, "Pruning"); null or
+/// <see cref="PruneOptions.None"/>: none.</param>
 public sealed record CompileRequest(
     string ModelPath,
     string ClassName,
@@ -36,7 +39,8 @@ public sealed record CompileRequest(
     string WeightsPath,
     string ResourceName,
     string? SourceName = null,
-    QuantizeOptions? Quantize = null);
+    QuantizeOptions? Quantize = null,
+    PruneOptions? Prune = null);
 
 public enum Severity { Info, Warning, Error }
 
@@ -72,16 +76,26 @@ public static class ModelCompiler
         var messages = new List<CompilerMessage>();
         try
         {
-            var plan = Build(request, messages, out var quantization);
+            var plan = Build(request, messages, out var quantization, out var pruning);
             var blob = WeightPacker.Pack(plan);
             Write(request.PlanPath, plan.Write());
             Write(request.WeightsPath, blob);
             messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
+            var pruned = pruning?.Initializers ?? Array.Empty<PrunedInitializer>();
+            if (pruning is not null)
+            {
+                // The pruning section goes into the quantization report when there is one (one report per build), else its own file.
+                if (quantization is null && request.Prune?.ReportPath is { } pruneReportPath) Write(pruneReportPath, pruning.Report.ToDocument(plan.ClassName, plan.Source));
+                if (request.Prune?.PrunedOnnxPath is { } prunedPath) WriteReferenceOnnx(request.ModelPath, prunedPath, pruned, Array.Empty<WeightReplacement>());
+                messages.Add(new CompilerMessage(Severity.Info, "", pruning.Report.Summary(plan.ClassName), request.ModelPath));
+            }
             if (quantization is not null)
             {
                 var report = quantization.Report;
-                if (request.Quantize?.ReportPath is { } reportPath) Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source));
-                if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, quantization.ReferenceWeights!);
+                if (request.Quantize?.ReportPath is { } reportPath)
+                    Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source) + (pruning is null ? "" : "\n" + pruning.Report.ToMarkdown()));
+                // Pruning came first, so the quantized reference starts from the pruned model.
+                if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, pruned, quantization.ReferenceWeights!);
                 messages.Add(new CompilerMessage(Severity.Info, "", report.Summary(plan.ClassName), request.ModelPath));
             }
             return new CompileResult(messages, plan);
@@ -99,14 +113,23 @@ public static class ModelCompiler
     /// <inheritdoc cref="Build(CompileRequest, List{CompilerMessage})"/>
     /// <param name="quantization">What quantization recorded (the report with its totals, the reference weights); null when the
     /// request does not quantize.</param>
-    public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationContext? quantization)
+    public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationContext? quantization) =>
+        Build(request, messages, out quantization, out _);
+
+    /// <inheritdoc cref="Build(CompileRequest, List{CompilerMessage}, out QuantizationContext?)"/>
+    /// <param name="pruning">What pruning did (report, pruned initializers); null when the request does not prune.</param>
+    public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationContext? quantization, out PruningResult? pruning)
     {
         var quantize = request.Quantize ?? QuantizeOptions.None;
+        var prune = request.Prune ?? PruneOptions.None;
+        FfnPruner.Check(prune);
         var graph = OnnxImporter.Import(request.ModelPath);
         var maxima = ResolveMaxima(graph, request, messages);
         ShapeInference.Run(graph);
         DeadCode.Run(graph);
-        Fusion.Run(graph, foldAffineIntoDense: !quantize.Enabled);
+        // Quantizing or pruning keeps the model's own weights in each Dense (no affine folded in), so that the reference
+        // ONNX files can put them back in their initializers.
+        Fusion.Run(graph, foldAffineIntoDense: !quantize.Enabled && !prune.Enabled);
         DeadCode.Run(graph);
 
         // Lowering leaves the graph as it is, so the quantization setup may lower it as often as it needs to measure
@@ -132,6 +155,8 @@ public static class ModelCompiler
             return candidate;
         }
 
+        // Pruning first: it changes the graph's constants, which everything below (quantization included) then sees.
+        pruning = prune.Enabled ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
         quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;
         var plan = NewPlan();
         Lowerer.Lower(graph, plan, quantization);
@@ -171,13 +196,19 @@ public static class ModelCompiler
     private static string Summary(Plan plan) =>
         $"{plan.ClassName}: {plan.Ops.Count} kernel calls, {plan.Parameters:N0} parameters, weights {plan.WeightBytes:N0} bytes, arena {plan.ArenaBytes:N0} bytes, profile {plan.Profile}";
 
-    /// <summary>The original model with the quantized weights in place (docs/quantization.md, "The reference ONNX file").</summary>
-    private static void WriteReferenceOnnx(string modelPath, string path, IReadOnlyList<WeightReplacement> weights)
+    /// <summary>
+    /// The original model with the pruned and then the quantized weights in place (docs/quantization.md, "The reference
+    /// ONNX file"; README, "Pruning").
+    /// </summary>
+    private static void WriteReferenceOnnx(string modelPath, string path, IReadOnlyList<PrunedInitializer> pruned, IReadOnlyList<WeightReplacement> weights)
     {
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            QuantizedOnnxWriter.Write(modelPath, path, weights);
+            var model = OnnxModelFile.Load(modelPath);
+            PrunedOnnxWriter.Apply(model, pruned);
+            if (weights.Count > 0) QuantizedOnnxWriter.Apply(model, weights);
+            OnnxModelFile.Save(model, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

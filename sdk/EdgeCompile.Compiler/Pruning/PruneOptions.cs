@@ -1,0 +1,68 @@
+using System;
+using System.Globalization;
+
+namespace EdgeCompile.Compiler.Pruning;
+
+/// <summary>The <c>PruneMode</c> item metadata: which weights pruning removes.</summary>
+public enum PruneMode
+{
+    /// <summary>Whole FFN neurons (columns of the up projection, rows of the down projection): the layers shrink.</summary>
+    Structured,
+    /// <summary>2 of every 4 weights (not available yet).</summary>
+    NM,
+    /// <summary>Individual weights (not available yet).</summary>
+    Unstructured,
+}
+
+/// <summary>
+/// What a model's build asks of pruning (see README, "Pruning"). The defaults mean "no pruning", so a
+/// <see cref="CompileRequest"/> that does not mention it compiles exactly as before. Pruning runs before quantization.
+/// </summary>
+public sealed record PruneOptions
+{
+    /// <summary>The largest <see cref="Fraction"/> accepted: beyond it a model keeps too little to be worth building.</summary>
+    public const double MaxFraction = 0.9;
+
+    public static readonly PruneOptions None = new();
+
+    /// <summary>The fraction of each FFN block's neurons to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
+    public double Fraction { get; init; }
+
+    public PruneMode Mode { get; init; } = PruneMode.Structured;
+
+    /// <summary>Folder of the calibration set (absolute), or null: neurons are ranked from the weights and not compensated.</summary>
+    public string? CalibrationDirectory { get; init; }
+
+    /// <summary>Where to write the pruned model as ONNX (the reference ONNX Runtime checks the pruned numerics against), or null.</summary>
+    public string? PrunedOnnxPath { get; init; }
+
+    /// <summary>Where to write the pruning report (<c>&lt;Class&gt;.pruning.md</c>) when the model is not also quantized, or null.</summary>
+    public string? ReportPath { get; init; }
+
+    public bool Enabled => Fraction > 0;
+
+    /// <summary>A number in [0, 0.9] in invariant culture (<c>0.4</c>); empty gives 0 (no pruning).</summary>
+    public static bool TryParseFraction(string? text, out double value)
+    {
+        value = 0;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        return double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value) && value >= 0 && value <= MaxFraction;
+    }
+
+    /// <summary>A member name of <see cref="PruneMode"/>, any case; empty gives <see cref="PruneMode.Structured"/>.</summary>
+    public static bool TryParseMode(string? text, out PruneMode mode)
+    {
+        mode = PruneMode.Structured;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        foreach (var name in Enum.GetNames<PruneMode>())
+            if (string.Equals(name, text.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                mode = Enum.Parse<PruneMode>(name);
+                return true;
+            }
+        return false;
+    }
+
+    /// <summary>The accepted spellings of <see cref="PruneMode"/>, for messages.</summary>
+    public static string ModeNames => string.Join(", ", Enum.GetNames<PruneMode>());
+}
