@@ -64,7 +64,7 @@ public static class FfnPruner
         long removed = 0;
         foreach (var block in blocks)
         {
-            var result = Prune(block, options.Fraction, stats?[block.Up.Name]);
+            var result = Prune(block, options.Fraction, stats?[block.Up.Name], options.Compensate);
             report.Blocks.Add(result.Report);
             removed += result.RemovedParameters;
             if (options.PrunedOnnxPath is not null) initializers.AddRange(result.Initializers());
@@ -79,7 +79,7 @@ public static class FfnPruner
 
     private sealed record BlockOutcome(PrunedBlock Report, long RemovedParameters, Func<IEnumerable<PrunedInitializer>> Initializers);
 
-    private static BlockOutcome Prune(FfnBlock block, double fraction, NeuronStatistics? stats)
+    private static BlockOutcome Prune(FfnBlock block, double fraction, NeuronStatistics? stats, bool compensate)
     {
         int hidden = block.Hidden, f = block.Neurons, output = block.Output;
         var upW = block.Up.In(1);
@@ -119,7 +119,7 @@ public static class FfnPruner
                 var stored = Array.ConvertAll(refit, v => (double)(float)v);
                 errorCompensated = DownProjectionRefit.RelativeError(stats, down, bias, output, kept, stored);
                 // Damping makes the refit a slightly different problem; keep it only when it lowers the calibration error.
-                if (errorCompensated < errorDropped) (newDown, compensated) = (stored, true);
+                if (compensate && errorCompensated < errorDropped) (newDown, compensated) = (stored, true);
             }
         }
 

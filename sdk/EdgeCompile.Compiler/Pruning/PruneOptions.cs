@@ -33,6 +33,12 @@ public sealed record PruneOptions
     /// <summary>Folder of the calibration set (absolute), or null: neurons are ranked from the weights and not compensated.</summary>
     public string? CalibrationDirectory { get; init; }
 
+    /// <summary>
+    /// With a calibration set: refit the down projections after removing neurons (the default). False ranks by the
+    /// calibration activations but only drops the neurons; not item metadata, it is there to measure what compensation gains.
+    /// </summary>
+    public bool Compensate { get; init; } = true;
+
     /// <summary>Where to write the pruned model as ONNX (the reference ONNX Runtime checks the pruned numerics against), or null.</summary>
     public string? PrunedOnnxPath { get; init; }
 

@@ -47,7 +47,7 @@ public sealed class PruningReport
         md.AppendLine("| --- | --- | --- | --- | --- |");
         foreach (var b in Blocks)
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| `{b.Up}` | `{b.Down}` | {b.Neurons} → {b.Kept} | {Number(b.ErrorDropped)} | {(b.Compensated ? Number(b.ErrorCompensated) : b.ErrorDropped is null ? "—" : "not used (no gain)")} |");
+                $"| `{b.Up}` | `{b.Down}` | {b.Neurons} → {b.Kept} | {Number(b.ErrorDropped)} | {(b.Compensated || b.ErrorCompensated is null ? Number(b.ErrorCompensated) : Number(b.ErrorCompensated) + " (not used)")} |");
         md.AppendLine().AppendLine("Errors: relative output error of the block, ‖Y_pruned − Y‖ / ‖Y‖ over the calibration tokens.");
         return md.ToString();
     }

@@ -1,0 +1,182 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using EdgeCompile.Compiler;
+using EdgeCompile.Compiler.Planning;
+using EdgeCompile.Compiler.Pruning;
+using EdgeCompile.Compiler.Quantization;
+using EdgeCompile.Tests.Calibration;
+using EdgeCompile.Tests.Compiler;
+using Xunit.Abstractions;
+
+namespace EdgeCompile.Tests.Pruning;
+
+/// <summary>
+/// Structured FFN pruning on the fixtures: the plan's Dense shapes shrink as asked, the pruned plan computes what ONNX
+/// Runtime computes on the pruned ONNX file, compensation helps, and quantization composes after it.
+/// Every fixture here has 2 layers with FFN width 128 (tests/fixtures/*/meta.json).
+/// </summary>
+public sealed class StructuredPruningTests(ITestOutputHelper output)
+{
+    private const int FfnWidth = 128, Layers = 2;
+
+    [Theory]
+    [InlineData("bert", 0.25)]
+    [InlineData("bert", 0.5)]
+    [InlineData("distilbert", 0.25)]
+    [InlineData("distilbert", 0.5)]
+    [InlineData("vit", 0.25)]
+    [InlineData("vit", 0.5)]
+    public void Ffn_dense_shapes_shrink_in_the_plan(string family, double fraction)
+    {
+        using var unpruned = PrunedBuild.Compile(family, 0, calibrated: false);
+        using var pruned = PrunedBuild.Compile(family, fraction, calibrated: false);
+        var before = DenseShapes(unpruned.Plan);
+        var after = DenseShapes(pruned.Plan);
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        int kept = (int)(FfnWidth * (1 - fraction));
+        var changed = before.Where(p => after[p.Key] != p.Value).ToDictionary(p => p.Key, p => (Before: p.Value, After: after[p.Key]));
+        // One up projection (N: 128 → kept) and one down projection (K: 128 → kept) per layer, nothing else.
+        Assert.Equal(2 * Layers, changed.Count);
+        Assert.Equal(Layers, changed.Values.Count(c => c.Before.N == FfnWidth && c.After == (c.Before.K, kept)));
+        Assert.Equal(Layers, changed.Values.Count(c => c.Before.K == FfnWidth && c.After == (kept, c.Before.N)));
+        Assert.True(pruned.Plan.Parameters < unpruned.Plan.Parameters);
+        Assert.Equal(unpruned.Plan.Parameters - Layers * (FfnWidth - kept) * (64 + 64 + 1), pruned.Plan.Parameters);
+        Assert.Contains(pruned.Result.Messages, m => m.Message.Contains($"neurons {Layers * FfnWidth:N0} → {Layers * kept:N0}"));
+    }
+
+    [Theory]
+    [InlineData("bert", 0.5, false)]
+    [InlineData("bert", 0.5, true)]
+    [InlineData("distilbert", 0.25, true)]
+    [InlineData("vit", 0.5, true)]
+    [InlineData("mobilebert", 0.5, true)]
+    public void Pruned_plan_matches_onnx_runtime_on_the_pruned_file(string family, double fraction, bool calibrated)
+    {
+        using var build = PrunedBuild.Compile(family, fraction, calibrated);
+        var set = FixtureTestSet.Load(family);
+        int count = 64;
+        var ours = build.InterpretedLogits(set, count);
+        var reference = PrunedBuild.OnnxRuntimeLogits(build.PrunedOnnx, set, count);
+        var unpruned = PrunedBuild.OnnxRuntimeLogits(FixturePlan.ModelPath(family), set, count);
+        double worst = FixturePlan.MaxAbsDifference(ours, reference), moved = FixturePlan.MaxAbsDifference(unpruned, reference);
+        output.WriteLine($"{family} prune {fraction} calibrated={calibrated}: max |ours − ORT(pruned)| {worst:E2}; max |ORT(pruned) − ORT(original)| {moved:E2}");
+        Assert.True(worst <= 1e-4, $"max |logit difference| {worst:E2} > 1e-4");
+        // The pruned file is a different model: otherwise the comparison above would not show the pruning was written.
+        Assert.True(moved > 1e-3, $"the pruned file's logits differ from the original's by only {moved:E2}");
+    }
+
+    [Theory]
+    [InlineData("bert")]
+    [InlineData("distilbert")]
+    [InlineData("vit")]
+    public void Compensation_lowers_the_error_on_the_calibration_set(string family)
+    {
+        using var dropped = PrunedBuild.Compile(family, 0.5, calibrated: true, compensate: false);
+        using var refit = PrunedBuild.Compile(family, 0.5, calibrated: true);
+        // Independent of the build's own numbers: ONNX Runtime on each pruned file against the original model, on the
+        // calibration inputs.
+        var calibration = CalibrationInputs(family);
+        var original = Logits(FixturePlan.ModelPath(family), calibration);
+        double errorDropped = RelativeError(Logits(dropped.PrunedOnnx, calibration), original);
+        double errorRefit = RelativeError(Logits(refit.PrunedOnnx, calibration), original);
+        var report = File.ReadAllText(refit.PruningReport);
+        output.WriteLine($"{family} prune 0.5: logits relative error on calibration set, dropped {errorDropped:0.####}, compensated {errorRefit:0.####}");
+        output.WriteLine(report);
+        Assert.True(errorRefit < errorDropped, $"compensated {errorRefit} ≥ dropped {errorDropped}");
+        Assert.DoesNotContain("(not used)", report);
+    }
+
+    /// <summary>The first rows of issue 5's sweep table: test-set accuracy against the fixtures' labels.</summary>
+    [Theory]
+    [InlineData("bert")]
+    [InlineData("distilbert")]
+    [InlineData("vit")]
+    public void Accuracy_with_calibration_is_at_least_that_without(string family)
+    {
+        var set = FixtureTestSet.Load(family);
+        double Accuracy(double fraction, bool calibrated, QuantizeMode quantize = QuantizeMode.None)
+        {
+            using var build = PrunedBuild.Compile(family, fraction, calibrated, quantize: quantize);
+            return PrunedBuild.Accuracy(build.InterpretedLogits(set, set.Count), set.Labels);
+        }
+        double fp32 = Accuracy(0, false);
+        double q25 = Accuracy(0.25, false), q25c = Accuracy(0.25, true);
+        double q50 = Accuracy(0.5, false), q50c = Accuracy(0.5, true);
+        double q50cInt8 = Accuracy(0.5, true, QuantizeMode.Int8);
+        output.WriteLine($"| {family} | FP32 {fp32:P1} | 0.25 {q25:P1} | 0.25+cal {q25c:P1} | 0.5 {q50:P1} | 0.5+cal {q50c:P1} | 0.5+cal+Int8 {q50cInt8:P1} |");
+        Assert.True(q50c >= q50, $"{family}: accuracy at Prune 0.5 with calibration {q50c:P1} < without {q50:P1}");
+    }
+
+    [Fact]
+    public void Prune_then_int8_composes()
+    {
+        using var build = PrunedBuild.Compile("bert", 0.5, calibrated: true, quantize: QuantizeMode.Int8);
+        var int8 = build.Plan.Ops.Where(op => op.Kernel == "DenseInt8").Select(op => Shape(build.Plan, op)).ToList();
+        Assert.Equal(Layers, int8.Count(s => s.N == FfnWidth / 2));
+        Assert.Equal(Layers, int8.Count(s => s.K == FfnWidth / 2));
+        var report = File.ReadAllText(build.QuantizationReport);
+        Assert.Contains("## Pruning", report);
+        Assert.False(File.Exists(build.PruningReport), "with Quantize the pruning section is in the quantization report");
+        Assert.Contains(build.Result.Messages, m => m.Message.Contains("pruned 0.5 structured"));
+
+        // The quantized reference starts from the pruned model: ORT on it agrees with the plan to INT8's tolerance
+        // (QuantizationReferenceTests: an activation an ulp from a rounding boundary moves one quantum).
+        var set = FixtureTestSet.Load("bert");
+        var ours = build.InterpretedLogits(set, 32);
+        var reference = PrunedBuild.OnnxRuntimeLogits(build.QuantizedOnnx, set, 32);
+        double worst = FixturePlan.MaxAbsDifference(ours, reference);
+        output.WriteLine($"bert prune 0.5 + Int8: max |ours − ORT(pruned+quantized reference)| {worst:E2}");
+        Assert.True(worst <= 0.1, $"{worst:E2}");
+    }
+
+    [Theory]
+    [InlineData(PruneMode.NM, 0.5, Codes.PruneModeUnavailable)]
+    [InlineData(PruneMode.Unstructured, 0.5, Codes.PruneModeUnavailable)]
+    [InlineData(PruneMode.Structured, 0.95, Codes.PruneFractionOutOfRange)]
+    [InlineData(PruneMode.Structured, -0.1, Codes.PruneFractionOutOfRange)]
+    public void Unavailable_modes_and_fractions_are_coded_errors(PruneMode mode, double fraction, string code)
+    {
+        var request = new CompileRequest(FixturePlan.ModelPath("bert"), "M", "N", "batch=1;sequence=8", "portable", "unused.edgeplan", "unused.edgeweights", "r",
+            Prune: new PruneOptions { Mode = mode, Fraction = fraction });
+        var e = Assert.Throws<CompilerException>(() => ModelCompiler.Build(request, new List<CompilerMessage>()));
+        Assert.Equal(code, e.Code);
+    }
+
+    private static Dictionary<string, (long K, long N)> DenseShapes(Plan plan) =>
+        plan.Ops.Where(op => op.Kernel == "Dense" && op.TypeArguments.Count > 0).ToDictionary(op => op.Node, op => Shape(plan, op));
+
+    private static (long K, long N) Shape(Plan plan, PlanOp op)
+    {
+        var members = plan.Shapes.First(s => s.Name == op.TypeArguments[0]).Members;
+        return (members.First(m => m.Member == "K").Value, members.First(m => m.Member == "N").Value);
+    }
+
+    private static List<(string Name, Array Values, int[] Shape)> CalibrationInputs(string family)
+    {
+        var set = FixtureTestSet.Load(family);
+        return set.InputNames.Select(name =>
+        {
+            var npy = EdgeCompile.Compiler.Data.NpyFile.Read(Path.Combine(PrunedBuild.Calibration(family), name + ".npy"));
+            return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
+        }).ToList();
+    }
+
+    private static float[] Logits(string onnx, List<(string Name, Array Values, int[] Shape)> inputs)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx, new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1 });
+        return FixturePlan.RunOnnxRuntime(session, inputs, "logits")["logits"];
+    }
+
+    private static double RelativeError(float[] actual, float[] expected)
+    {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            diff += ((double)actual[i] - expected[i]) * ((double)actual[i] - expected[i]);
+            norm += (double)expected[i] * expected[i];
+        }
+        return Math.Sqrt(diff / norm);
+    }
+}
