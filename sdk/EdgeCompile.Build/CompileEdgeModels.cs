@@ -145,10 +145,12 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
             r.SetMetadata("SourceName", m.SourceName);
             r.SetMetadata("StampPath", m.StampPath);
             // The compile pass validates these items again: they carry the quantization metadata as written.
-            foreach (var name in QuantizeSettings.MetadataNames) r.SetMetadata(name, m.Item.GetMetadata(name));
+            foreach (var name in QuantizeSettings.MetadataNames.Concat(PruneSettings.MetadataNames)) r.SetMetadata(name, m.Item.GetMetadata(name));
             r.SetMetadata("CalibrationFiles", string.Join(";", m.Quantize.CalibrationFiles));
             r.SetMetadata("QuantizationReportPath", m.Quantize.Options.ReportPath ?? "");
             r.SetMetadata("QuantizedOnnxPath", m.Quantize.Options.QuantizedOnnxPath ?? "");
+            r.SetMetadata("PruningReportPath", m.Prune.Enabled && !m.Quantize.Options.Enabled ? m.Prune.ReportPath ?? "" : "");
+            r.SetMetadata("PrunedOnnxPath", m.Prune.PrunedOnnxPath ?? "");
             r.SetMetadata("InputsKey", InputsKey(m, profile));
             resolved.Add(r);
         }
@@ -193,10 +195,13 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         // SourceName (project-relative) goes into the plan and the generated code, so they do not depend on
         // the folder the project is built in; ModelPath (absolute) is what is read and what messages name.
         var request = new CompileRequest(m.ModelPath, m.ClassName, m.Namespace, m.MaxShapes, profile,
-            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName, m.Quantize.Options);
+            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName, m.Quantize.Options, m.Prune);
         // A report or reference file left by an earlier quantized build would describe weights this build no longer has.
         if (m.Quantize.Options.ReportPath is null) DeleteFile(ReportPath(m));
         if (m.Quantize.Options.QuantizedOnnxPath is null) DeleteFile(QuantizedOnnxPath(m));
+        // The pruning section is in the quantization report when the model is quantized: no own file then.
+        if (!m.Prune.Enabled || m.Quantize.Options.Enabled) DeleteFile(PruningReportPath(m));
+        if (m.Prune.PrunedOnnxPath is null) DeleteFile(PrunedOnnxPath(m));
         var watch = Stopwatch.StartNew();
         CompileResult result;
         try
@@ -268,13 +273,17 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
 
     private static void DeleteOutputs(ModelItem m)
     {
-        foreach (var path in new[] { m.PlanPath, m.WeightsPath, ReportPath(m), QuantizedOnnxPath(m) })
+        foreach (var path in new[] { m.PlanPath, m.WeightsPath, ReportPath(m), QuantizedOnnxPath(m), PruningReportPath(m), PrunedOnnxPath(m) })
             DeleteFile(path);
     }
 
     private static string ReportPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".quantization.md");
 
     private static string QuantizedOnnxPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".quantized.onnx");
+
+    private static string PruningReportPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".pruning.md");
+
+    private static string PrunedOnnxPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".pruned.onnx");
 
     private static void DeleteFile(string path)
     {
@@ -305,6 +314,13 @@ public static class Diagnostics
     public const string InvalidQuantizedOnnx = "EC1016";
     /// <summary>Warning: quantization metadata that the item's Quantize value ignores.</summary>
     public const string IgnoredQuantizeMetadata = "EC1017";
+    public const string InvalidPrune = "EC1018";
+    public const string InvalidPruneMode = "EC1019";
+    /// <summary>PruneMode NM or Unstructured: named by issue 5, not built yet.</summary>
+    public const string PruneModeUnavailable = "EC1020";
+    public const string InvalidPrunedOnnx = "EC1021";
+    /// <summary>Warning: PruneMode or PrunedOnnx without Prune.</summary>
+    public const string IgnoredPruneMetadata = "EC1022";
     public const string Unexpected = "EC1999";
 }
 
@@ -332,6 +348,7 @@ internal sealed class ModelItem
     public required string ResourceName { get; init; }
     public required string ProjectDirectory { get; init; }
     public required QuantizeSettings Quantize { get; init; }
+    public required EdgeCompile.Compiler.Pruning.PruneOptions Prune { get; init; }
 
     public static ModelItem? Validate(ITaskItem item, string projectDirectory, string? rootNamespace,
         string intermediate, string profile, out List<ItemError> errors)
@@ -377,6 +394,7 @@ internal sealed class ModelItem
 
         var warnings = new List<ItemError>();
         var quantize = QuantizeSettings.Read(item, spec, projectDirectory, intermediate, className, projectFile, errors, warnings);
+        var prune = PruneSettings.Read(item, spec, quantize?.CalibrationFolder, intermediate, className, projectFile, errors, warnings);
         errors.AddRange(warnings.Select(w => w with { IsWarning = true }));
 
         if (errors.Any(e => !e.IsWarning)) return null;
@@ -397,6 +415,7 @@ internal sealed class ModelItem
             ResourceName = ns + "." + className + ".edgeweights",
             ProjectDirectory = projectDirectory,
             Quantize = quantize!,
+            Prune = prune!,
         };
     }
 

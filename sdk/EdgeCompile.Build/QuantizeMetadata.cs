@@ -10,7 +10,8 @@ namespace EdgeCompile.Build;
 /// <summary>An <c>EdgeModel</c> item's quantization metadata, validated, with the files it adds to the build.</summary>
 /// <param name="Options">What the compiler gets (report and reference-ONNX paths included).</param>
 /// <param name="CalibrationFiles">Every file under the Calibration folder (absolute, sorted): inputs of the model's compile.</param>
-internal sealed record QuantizeSettings(QuantizeOptions Options, IReadOnlyList<string> CalibrationFiles)
+/// <param name="CalibrationFolder">The Calibration folder (absolute) when quantization or pruning uses it, else null.</param>
+internal sealed record QuantizeSettings(QuantizeOptions Options, IReadOnlyList<string> CalibrationFiles, string? CalibrationFolder = null)
 {
     /// <summary>The item metadata this reads.</summary>
     public static readonly string[] MetadataNames = { "Quantize", "Calibration", "MaxOutputError", "ActivationScales", "QuantizedOnnx" };
@@ -23,6 +24,8 @@ internal sealed record QuantizeSettings(QuantizeOptions Options, IReadOnlyList<s
     public static QuantizeSettings? Read(ITaskItem item, string spec, string projectDirectory, string intermediate, string className,
         string projectFile, List<ItemError> errors, List<ItemError> warnings)
     {
+        // Pruning uses the calibration set too (PruneSettings): then Calibration has an effect without Quantize.
+        bool pruning = PruneSettings.Requested(item);
         int before = errors.Count;
         string quantizeText = item.GetMetadata("Quantize").Trim();
         if (!QuantizeOptions.TryParseMode(quantizeText, out var mode))
@@ -67,7 +70,7 @@ internal sealed record QuantizeSettings(QuantizeOptions Options, IReadOnlyList<s
         var ignored = new List<string>();
         if (mode == QuantizeMode.None)
         {
-            if (calibration is not null) ignored.Add("Calibration");
+            if (calibration is not null && !pruning) ignored.Add("Calibration");
             if (quantizedOnnx) ignored.Add("QuantizedOnnx");
         }
         if (errorText.Length > 0 && mode != QuantizeMode.Mixed) ignored.Add("MaxOutputError");
@@ -85,7 +88,8 @@ internal sealed record QuantizeSettings(QuantizeOptions Options, IReadOnlyList<s
             ReportPath = mode == QuantizeMode.None ? null : Path.Combine(intermediate, className + ".quantization.md"),
             QuantizedOnnxPath = mode != QuantizeMode.None && quantizedOnnx ? Path.Combine(intermediate, className + ".quantized.onnx") : null,
         };
-        return new QuantizeSettings(options, options.CalibrationDirectory is null ? Array.Empty<string>() : calibrationFiles);
+        string? used = options.CalibrationDirectory ?? (pruning ? calibration : null);
+        return new QuantizeSettings(options, used is null ? Array.Empty<string>() : calibrationFiles, used);
     }
 
     /// <summary>The part of a model's inputs key that quantization adds: the calibration files by name and size

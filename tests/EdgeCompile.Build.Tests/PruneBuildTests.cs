@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+using Xunit.Abstractions;
+
+namespace EdgeCompile.Build.Tests;
+
+/// <summary>The pruning metadata of <c>EdgeModel</c> items through `dotnet build`: its errors and warnings.</summary>
+[Collection("dotnet build")]
+public sealed class PruneBuildTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public PruneBuildTests(ITestOutputHelper output) => _output = output;
+
+    [Fact]
+    public void BadPruneMetadataGivesEC1018ToEC1021AndIgnoredMetadataEC1022()
+    {
+        using var p = new ConsumerProject("""
+            <EdgeModel Include="p1.onnx" ClassName="P1" Prune="0.95" />
+            <EdgeModel Include="p2.onnx" ClassName="P2" Prune="half" />
+            <EdgeModel Include="p3.onnx" ClassName="P3" Prune="0.5" PruneMode="Channels" />
+            <EdgeModel Include="p4.onnx" ClassName="P4" Prune="0.5" PruneMode="nm" />
+            <EdgeModel Include="p5.onnx" ClassName="P5" Prune="0.5" PruneMode="Unstructured" />
+            <EdgeModel Include="p6.onnx" ClassName="P6" Prune="0.5" PrunedOnnx="yes" />
+            <EdgeModel Include="p7.onnx" ClassName="P7" PrunedOnnx="true" />
+            """);
+        foreach (var f in new[] { "p1", "p2", "p3", "p4", "p5", "p6", "p7" })
+            p.WriteFile(f + ".onnx", new byte[] { 1, 2, 3 });
+
+        var result = p.Build();
+        _output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode != 0, "the build should fail\n" + result);
+        Assert.DoesNotContain("EC1999", result.Output);
+        Assert.DoesNotContain("MSB4018", result.Output);
+        void Expect(string kind, string code, string item, string mentions) =>
+            Assert.Matches(new Regex($@"{kind} {code}: EdgeModel '{Regex.Escape(item)}'[^\n]*{Regex.Escape(mentions)}"), result.Output);
+        Expect("error", "EC1018", "p1.onnx", "'0.95'");
+        Expect("error", "EC1018", "p2.onnx", "'half'");
+        Expect("error", "EC1019", "p3.onnx", "'Channels'");
+        Expect("error", "EC1020", "p4.onnx", "PruneMode=\"NM\" is not available yet");
+        Expect("error", "EC1020", "p5.onnx", "PruneMode=\"Unstructured\" is not available yet");
+        Expect("error", "EC1021", "p6.onnx", "'yes'");
+        Expect("warning", "EC1022", "p7.onnx", "PrunedOnnx has no effect without Prune");
+    }
+}
