@@ -33,6 +33,31 @@ public static class Codes
     public const string MixedWithoutCalibration = "EC3008";
     /// <summary>A quantization option this compiler cannot carry out yet (static activation scales before the calibration pass).</summary>
     public const string QuantizationUnavailable = "EC3009";
+
+    // ---- calibration (build-time quantization, docs/quantization.md): EC2101..EC2111 ----------------------------
+
+    /// <summary>The calibration folder does not exist.</summary>
+    public const string CalibrationFolderMissing = "EC2101";
+    /// <summary>The calibration folder (and its subfolders) hold no .npy file.</summary>
+    public const string CalibrationEmpty = "EC2102";
+    /// <summary>A graph input has no .npy file in a calibration set.</summary>
+    public const string CalibrationInputMissing = "EC2103";
+    /// <summary>A calibration .npy file does not name a graph input.</summary>
+    public const string CalibrationUnknownFile = "EC2104";
+    /// <summary>A calibration array's element type does not fit its graph input.</summary>
+    public const string CalibrationType = "EC2105";
+    /// <summary>A calibration array's rank or a fixed dimension does not match its graph input, or two inputs disagree on a named dimension.</summary>
+    public const string CalibrationShape = "EC2106";
+    /// <summary>The arrays of one calibration set hold different numbers of samples (or none).</summary>
+    public const string CalibrationSampleCount = "EC2107";
+    /// <summary>A calibration array has a named dimension above its MaxShapes maximum.</summary>
+    public const string CalibrationAboveMaximum = "EC2108";
+    /// <summary>A calibration file is not a readable .npy array.</summary>
+    public const string CalibrationUnreadable = "EC2109";
+    /// <summary>The plan calls a kernel the build-time plan interpreter cannot run.</summary>
+    public const string InterpreterUnsupportedKernel = "EC2110";
+    /// <summary>A calibration array holds an index (token id) outside the range its input is checked against (the vocabulary).</summary>
+    public const string CalibrationIndexOutOfRange = "EC2111";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

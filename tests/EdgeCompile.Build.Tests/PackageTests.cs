@@ -138,12 +138,15 @@ public sealed class PackageTests
             "build/EdgeCompile.Sdk.props", "build/EdgeCompile.Sdk.targets", "build/EdgeCompile.props", "build/EdgeCompile.targets",
             "tasks/net10.0/EdgeCompile.Build.dll", "tasks/net10.0/EdgeCompile.Compiler.dll",
             "tasks/net10.0/Google.Protobuf.dll", "tasks/net10.0/System.Numerics.Tensors.dll",
+            // The compiler's calibration runs plans with the runtime's kernels, in the task's process.
+            "tasks/net10.0/EdgeCompile.Runtime.dll",
             "analyzers/dotnet/cs/EdgeCompile.Generators.dll",
         })
             Assert.Contains(expected, entries);
         Assert.DoesNotContain(entries, e => e.Contains("Microsoft.Build", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal)); // nothing for the consumer to reference
-        Assert.DoesNotContain(entries, e => e.EndsWith("EdgeCompile.Runtime.dll", StringComparison.Ordinal)); // that is the dependency's
+        // The consumer's EdgeCompile.Runtime.dll is the dependency's; the package's own copy serves only the task.
+        Assert.DoesNotContain(entries, e => e.EndsWith("EdgeCompile.Runtime.dll", StringComparison.Ordinal) && !e.StartsWith("tasks/", StringComparison.Ordinal));
 
         // The package's entry points reuse the shared logic instead of copying it.
         using (var reader = new StreamReader(zip.GetEntry("build/EdgeCompile.Sdk.targets")!.Open()))
