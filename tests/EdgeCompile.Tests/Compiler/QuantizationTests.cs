@@ -67,7 +67,7 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
         {
             var (type, shape, storage) = int8.Plan.Tensor(op.In[0]);
             Assert.Equal(("i8", "weight"), (type, storage));
-            Assert.Equal($"[{op.Params["axisLength"]},{op.Params["inner"]}]", shape);
+            Assert.Equal($"[{long.Parse(op.Params["axisLength"]) * long.Parse(op.Params["inner"])}]", shape);
             Assert.Equal(("f32", $"[{op.Params["axisLength"]}]", "weight"), int8.Plan.Tensor(op.In[1]));
         }
     }
