@@ -1,3 +1,4 @@
+using System.IO;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
@@ -40,5 +41,31 @@ public sealed class PruneBuildTests
         Expect("error", "EC1020", "p5.onnx", "PruneMode=\"Unstructured\" is not available yet");
         Expect("error", "EC1021", "p6.onnx", "'yes'");
         Expect("warning", "EC1022", "p7.onnx", "PrunedOnnx has no effect without Prune");
+    }
+
+    [Fact]
+    public void PrunedBuildWritesReportAndPrunedOnnxAndRecompilesWhenPruneChanges()
+    {
+        using var p = new ConsumerProject("""<EdgeModel Include="models/vit.onnx" ClassName="DigitClassifier" MaxShapes="batch=1" Prune="0.5" PrunedOnnx="true" Calibration="calib" />""");
+        p.CopyFile(Path.Combine(ConsumerProject.RepoRoot, "tests", "fixtures", "vit", "model.onnx"), "models/vit.onnx");
+        p.CopyFile(Path.Combine(ConsumerProject.RepoRoot, "tests", "fixtures", "vit", "calibration", "pixel_values.npy"), "calib/pixel_values.npy");
+        var compiled = new Regex(@"EdgeCompile: compiled models/vit\.onnx -> My\.App\.DigitClassifier");
+
+        var first = p.Build("-v:normal");
+        _output.WriteLine("===== first build: " + first);
+        Assert.True(first.ExitCode == 0, "first build should succeed\n" + first);
+        Assert.Matches(compiled, first.Output);
+        Assert.Matches(new Regex(@"DigitClassifier: pruned 0\.5 structured, 2 FFN blocks, neurons 256 → 128, parameters [\d,]+ → [\d,]+, FP32 weights [\d,]+ → [\d,]+ bytes, worst block error"), first.Output);
+        string dir = Path.Combine(p.IntermediateDirectory, "edgecompile");
+        Assert.Contains("| 128 → 64 |", File.ReadAllText(Path.Combine(dir, "DigitClassifier.pruning.md")));
+        Assert.True(File.Exists(Path.Combine(dir, "DigitClassifier.pruned.onnx")));
+
+        p.WriteProject("""<EdgeModel Include="models/vit.onnx" ClassName="DigitClassifier" MaxShapes="batch=1" Prune="0.25" Calibration="calib" />""");
+        var second = p.Build("-v:normal");
+        _output.WriteLine("===== Prune changed: " + second);
+        Assert.True(second.ExitCode == 0, "second build should succeed\n" + second);
+        Assert.Matches(compiled, second.Output);
+        Assert.Contains("| 128 → 96 |", File.ReadAllText(Path.Combine(dir, "DigitClassifier.pruning.md")));
+        Assert.False(File.Exists(Path.Combine(dir, "DigitClassifier.pruned.onnx")), "a pruned ONNX file no longer asked for should be deleted");
     }
 }
