@@ -29,7 +29,8 @@ public interface IDenseShape
 //     outer k block (kc2: the x block of mc × kc2 floats stays in L2 while all panels stream past it)
 //       panel p (P columns; a work item owns a range of panels and a range of rows)
 //         column slice of the panel (NR = the micro-kernel width: P itself for AVX-512, 16 or 8 below it)
-//           k block (kc: the kc × NR slice of W stays in L1 while every row tile streams past it)
+//           k block (kc: the kc × NR slice of W stays in L1 while every row tile streams past it; an IPanelSource
+//                    gives it: FP32 panels in place, Half and INT4 panels widened once into a float buffer)
 //             row tile (up to MR rows): micro-kernel, the accumulators in registers for the whole k block
 // x is read in place (as MLAS does; no packing of A). The C tile is loaded once per k block after the first, and
 // its epilogue runs on the last k block while the tile is in registers (bias, ReLU) or in L1 (other activations).
@@ -46,32 +47,49 @@ public static unsafe partial class Kernels
     public static void Dense<TShape>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int rows, Activation activation, WorkerPool? workers) where TShape : struct, IDenseShape
     {
-        int k = TShape.K, n = TShape.N, panel = TShape.Panel;
-        // Shape checks fold away for a valid shape struct (all three are JIT-time constants).
-        if (k < 0 || n < 0) ThrowBadShape(typeof(TShape), "K and N must be non-negative");
-        if (panel != 16 && panel != 32) ThrowBadShape(typeof(TShape), "Panel must be 16 or 32");
-        Guard.NonNegative(rows, nameof(rows));
-        Guard.Length(x.Length, (long)rows * k, nameof(x));
-        Guard.Length(w.Length, PackedDenseLength(k, n, panel), nameof(w));
-        if (!bias.IsEmpty) Guard.Length(bias.Length, n, nameof(bias));
-        Guard.Length(y.Length, (long)rows * n, nameof(y));
-        if ((uint)activation > (uint)Activation.Silu)
-            throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
-        if (rows == 0 || n == 0) return;
+        CheckDense<TShape>(x.Length, w.Length, PackedDenseLength(TShape.K, TShape.N, TShape.Panel), bias.Length, y.Length, rows, activation);
+        if (rows == 0 || TShape.N == 0) return;
 
         // Every length is checked above; from here on the loops run on raw pointers. The spans are pinned for the
         // whole call, which includes the time worker threads use the pointers (WorkerPool.Run returns when all
         // items are done).
         fixed (float* px = x, pw = w, pbias = bias, py = y)
         {
-            var args = new DenseArgs(px, pw, bias.IsEmpty ? null : pbias, py, rows, activation);
-            // Each test folds to a constant per instantiation, so one branch survives.
-            if (panel == 32 && Avx512F.IsSupported) DenseRun<TShape, DenseAvx512<TShape>>(args, workers);
-            else if (Avx2.IsSupported && Fma.IsSupported) DenseRun<TShape, DenseAvx2<TShape>>(args, workers);
-            else if (AdvSimd.Arm64.IsSupported) DenseRun<TShape, DenseAdvSimd<TShape>>(args, workers);
-            else if (Vector128.IsHardwareAccelerated) DenseRun<TShape, DenseVector128<TShape>>(args, workers);
-            else DenseRun<TShape, DenseScalar<TShape>>(args, workers);
+            var args = new DenseArgs(px, bias.IsEmpty ? null : pbias, py, rows, activation);
+            DenseDispatch<TShape, FloatPanels<TShape>>(args, new FloatPanels<TShape>(pw), workers);
         }
+    }
+
+    /// <summary>
+    /// The checks every panel-packed fully connected kernel makes: the shape, then the lengths in argument order
+    /// (<paramref name="wLength"/> against <paramref name="wExpected"/>, the weights' own element count).
+    /// </summary>
+    private static void CheckDense<TShape>(int xLength, int wLength, long wExpected, int biasLength, int yLength,
+        int rows, Activation activation) where TShape : struct, IDenseShape
+    {
+        int k = TShape.K, n = TShape.N, panel = TShape.Panel;
+        // Shape checks fold away for a valid shape struct (all three are JIT-time constants).
+        if (k < 0 || n < 0) ThrowBadShape(typeof(TShape), "K and N must be non-negative");
+        if (panel != 16 && panel != 32) ThrowBadShape(typeof(TShape), "Panel must be 16 or 32");
+        Guard.NonNegative(rows, "rows");
+        Guard.Length(xLength, (long)rows * k, "x");
+        Guard.Length(wLength, wExpected, "w");
+        if (biasLength != 0) Guard.Length(biasLength, n, "bias");
+        Guard.Length(yLength, (long)rows * n, "y");
+        if ((uint)activation > (uint)Activation.Silu)
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+    }
+
+    /// <summary>Picks the micro-kernel for the panel width and this CPU; each test folds to a constant per
+    /// instantiation, so one branch survives.</summary>
+    private static void DenseDispatch<TShape, TSource>(in DenseArgs args, in TSource source, WorkerPool? workers)
+        where TShape : struct, IDenseShape where TSource : struct, IPanelSource
+    {
+        if (TShape.Panel == 32 && Avx512F.IsSupported) DenseRun<TShape, DenseAvx512<TShape>, TSource>(args, source, workers);
+        else if (Avx2.IsSupported && Fma.IsSupported) DenseRun<TShape, DenseAvx2<TShape>, TSource>(args, source, workers);
+        else if (AdvSimd.Arm64.IsSupported) DenseRun<TShape, DenseAdvSimd<TShape>, TSource>(args, source, workers);
+        else if (Vector128.IsHardwareAccelerated) DenseRun<TShape, DenseVector128<TShape>, TSource>(args, source, workers);
+        else DenseRun<TShape, DenseScalar<TShape>, TSource>(args, source, workers);
     }
 
     /// <summary>Length of a panel-packed <c>[k,n]</c> weight matrix with <paramref name="panel"/> columns per panel.</summary>
@@ -87,14 +105,14 @@ public static unsafe partial class Kernels
     /// </summary>
     internal const long DenseParallelThreshold = 1L << 17;
 
-    private static void DenseRun<TShape, TKernel>(in DenseArgs args, WorkerPool? workers)
-        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel
+    private static void DenseRun<TShape, TKernel, TSource>(in DenseArgs args, in TSource source, WorkerPool? workers)
+        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel where TSource : struct, IPanelSource
     {
         int threads = workers?.Threads ?? 1;
         int panels = (TShape.N + TShape.Panel - 1) / TShape.Panel;
         if (threads <= 1 || (long)args.Rows * TShape.K * TShape.N < DenseParallelThreshold)
         {
-            DenseBlock<TShape, TKernel>(args, 0, args.Rows, 0, panels);
+            DenseBlock<TShape, TKernel, TSource>(args, source, 0, args.Rows, 0, panels);
             return;
         }
 
@@ -106,15 +124,16 @@ public static unsafe partial class Kernels
         int panelGroups = Math.Min(panels, target);
         int rowTiles = (args.Rows + TKernel.Rows - 1) / TKernel.Rows;
         int rowGroups = Math.Min(rowTiles, (target + panelGroups - 1) / panelGroups);
-        var work = new DenseWork<TShape, TKernel>(args, panels, panelGroups, rowTiles, rowGroups);
+        var work = new DenseWork<TShape, TKernel, TSource>(args, source, panels, panelGroups, rowTiles, rowGroups);
         workers!.Run(ref work, panelGroups * rowGroups);
     }
 
     /// <summary>One work item: a range of panels × a range of row tiles.</summary>
-    private ref struct DenseWork<TShape, TKernel>(DenseArgs args, int panels, int panelGroups, int rowTiles, int rowGroups) : IParallelWork
-        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel
+    private ref struct DenseWork<TShape, TKernel, TSource>(DenseArgs args, TSource source, int panels, int panelGroups, int rowTiles, int rowGroups) : IParallelWork
+        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel where TSource : struct, IPanelSource
     {
         private readonly DenseArgs _args = args;
+        private readonly TSource _source = source;
 
         public void Execute(int index)
         {
@@ -122,14 +141,15 @@ public static unsafe partial class Kernels
             int p0 = (int)((long)pg * panels / panelGroups), p1 = (int)((long)(pg + 1) * panels / panelGroups);
             int t0 = (int)((long)rg * rowTiles / rowGroups), t1 = (int)((long)(rg + 1) * rowTiles / rowGroups);
             int r0 = t0 * TKernel.Rows, r1 = Math.Min(_args.Rows, t1 * TKernel.Rows);
-            DenseBlock<TShape, TKernel>(_args, r0, r1, p0, p1);
+            DenseBlock<TShape, TKernel, TSource>(_args, _source, r0, r1, p0, p1);
         }
     }
 
-    /// <summary>The pinned operands of one <see cref="Dense{TShape}"/> call (bias null when absent).</summary>
-    private readonly struct DenseArgs(float* x, float* w, float* bias, float* y, int rows, Activation activation)
+    /// <summary>The pinned operands of one panel-packed Dense call except the weights, which the
+    /// <see cref="IPanelSource"/> holds (bias null when absent).</summary>
+    private readonly struct DenseArgs(float* x, float* bias, float* y, int rows, Activation activation)
     {
-        public readonly float* X = x, W = w, Bias = bias, Y = y;
+        public readonly float* X = x, Bias = bias, Y = y;
         public readonly int Rows = rows;
         public readonly Activation Activation = activation;
     }
@@ -138,9 +158,9 @@ public static unsafe partial class Kernels
     /// Rows <paramref name="r0"/>..<paramref name="r1"/> (r0 a multiple of the tile height) × panels
     /// <paramref name="p0"/>..<paramref name="p1"/> of the output.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DenseBlock<TShape, TKernel>(in DenseArgs args, int r0, int r1, int p0, int p1)
-        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void DenseBlock<TShape, TKernel, TSource>(in DenseArgs args, in TSource source, int r0, int r1, int p0, int p1)
+        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel where TSource : struct, IPanelSource
     {
         // All of these are constants per (shape, kernel) instantiation.
         int k = TShape.K, n = TShape.N, panel = TShape.Panel, mr = TKernel.Rows, nr = TKernel.Columns;
@@ -152,6 +172,16 @@ public static unsafe partial class Kernels
         int rowBlocks = (r1 - r0 + DenseMaxRowBlock - 1) / DenseMaxRowBlock;
         int mc = ((r1 - r0 + rowBlocks - 1) / rowBlocks + mr - 1) / mr * mr;
         int kc2 = kc == 0 ? 0 : Math.Max(1, DenseL2Budget / sizeof(float) / mc / kc) * kc;
+
+        // Weight-only formats widen each kc × NR slice into this buffer (rows Panel floats apart, as in a float
+        // panel; at most KBlock × 32 floats = 24-48 KB, so it stays in L1 while the row tiles stream past it). It is
+        // filled before it is read, hence SkipLocalsInit. FP32 panels are read in place and need none.
+        float* slice = null;
+        if (TSource.Widens)
+        {
+            float* raw = stackalloc float[kc * panel + 16];
+            slice = (float*)(((nint)raw + 63) & ~(nint)63);  // whole cache lines
+        }
 
         Activation activation = args.Activation;
         bool relu = activation == Activation.Relu;
@@ -174,11 +204,10 @@ public static unsafe partial class Kernels
                     {
                         int col = p * panel + s;
                         if (col >= n) break;  // the rest of the last panel is zero padding
-                        float* b = args.W + (nint)p * k * panel + s;
                         float* biasCol = bias == null ? null : bias + col;
                         if (n - col < nr)
                         {
-                            if (ko == 0) DenseEdgeColumns<TShape, TKernel>(x, b, biasCol, y, col, n - col, rb, rbEnd, tiles, activation);
+                            if (ko == 0) DenseEdgeColumns<TShape, TKernel, TSource>(source, slice, x, p, s, kc, biasCol, y, col, n - col, rb, rbEnd, tiles, activation);
                             continue;
                         }
 
@@ -187,21 +216,22 @@ public static unsafe partial class Kernels
                         {
                             int kcur = Math.Min(kc, koEnd - k0);
                             bool first = k0 == 0, last = k0 + kcur == k;
+                            float* b = source.Slice(slice, p, s, k0, kcur, nr);
 
                             // The W slice the next k block (or the next panel) will use, prefetched into L2 a share
                             // per tile: the first tile over a slice would otherwise wait on L3 or memory for it.
                             // (Measured: +8 % on 768×3072, where W is 9 MB; neutral where W fits in L2.)
-                            float* next = null;
+                            byte* next = null;
                             nint nextBytes = 0;
                             if (k0 + kcur < koEnd)
                             {
-                                next = args.W + (nint)p * k * panel + (nint)(k0 + kcur) * panel;
-                                nextBytes = (nint)Math.Min(kc, koEnd - k0 - kcur) * panel * sizeof(float);
+                                next = source.Row(p, k0 + kcur);
+                                nextBytes = (nint)Math.Min(kc, koEnd - k0 - kcur) * TSource.RowBytes;
                             }
                             else if (p + 1 < p1 && s + nr >= panel)
                             {
-                                next = args.W + (nint)(p + 1) * k * panel + (nint)ko * panel;
-                                nextBytes = (nint)Math.Min(kc, koEnd - ko) * panel * sizeof(float);
+                                next = source.Row(p + 1, ko);
+                                nextBytes = (nint)Math.Min(kc, koEnd - ko) * TSource.RowBytes;
                             }
                             nint share = (nextBytes / tiles + 63) & ~63;
 
@@ -209,8 +239,8 @@ public static unsafe partial class Kernels
                             {
                                 int r = rb + t * (rbEnd - rb) / tiles, m = rb + (t + 1) * (rbEnd - rb) / tiles - r;
                                 float* c = y + (nint)r * n + col;
-                                if (next != null) DensePrefetchL2((byte*)next + t * share, Math.Min(share, nextBytes - t * share));
-                                TKernel.Tile(m, x + (nint)r * k + k0, b + (nint)k0 * panel, c, n, kcur, biasCol, !first, last && relu);
+                                if (next != null) DensePrefetchL2(next + t * share, Math.Min(share, nextBytes - t * share));
+                                TKernel.Tile(m, x + (nint)r * k + k0, b, c, n, kcur, biasCol, !first, last && relu);
                                 if (last && after)
                                 {
                                     for (int i = 0; i < m; i++) ApplyActivation(new Span<float>(c + (nint)i * n, nr), activation);
@@ -247,16 +277,20 @@ public static unsafe partial class Kernels
     private const int DenseL2Budget = 256 * 1024;
 
     /// <summary>
-    /// The last column slice when N is not a multiple of its width: each row tile is computed over the whole of K
-    /// into a register-tile-sized buffer on the stack (the zero-padded weight columns make the extra columns
-    /// harmless), and only the columns below N are copied to <c>y</c>, so <c>y</c> is never written past N.
+    /// The last column slice when N is not a multiple of its width: the row block is computed into a buffer of
+    /// register-tile width on the stack (the zero-padded weight columns make the extra columns harmless), k block by
+    /// k block as the full slices are (so a widened slice is made once and the sums run in the same order), and only
+    /// the columns below N are copied to <c>y</c>, so <c>y</c> is never written past N.
     /// </summary>
-    private static void DenseEdgeColumns<TShape, TKernel>(float* x, float* b, float* biasCol, float* y, int col, int width,
-        int rb, int rbEnd, int tiles, Activation activation)
-        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel
+    [SkipLocalsInit]
+    private static void DenseEdgeColumns<TShape, TKernel, TSource>(in TSource source, float* slice, float* x, int p, int s, int kc,
+        float* biasCol, float* y, int col, int width, int rb, int rbEnd, int tiles, Activation activation)
+        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel where TSource : struct, IPanelSource
     {
-        int k = TShape.K, n = TShape.N, mr = TKernel.Rows, nr = TKernel.Columns;
-        float* tile = stackalloc float[mr * nr];
+        int k = TShape.K, n = TShape.N, nr = TKernel.Columns;
+        // At most DenseMaxRowBlock rounded up to whole tiles (≤ 140) rows × NR (≤ 32) floats; every element is
+        // written by the first k block before it is read.
+        float* block = stackalloc float[(rbEnd - rb) * nr];
         float* biasPad = null;
         if (biasCol != null)
         {
@@ -266,18 +300,68 @@ public static unsafe partial class Kernels
             biasPad = pad;
         }
         bool relu = activation == Activation.Relu;
-        for (int t = 0; t < tiles; t++)
+        int k0 = 0;
+        do  // at least once, so that K = 0 still writes act(bias)
         {
-            int r = rb + t * (rbEnd - rb) / tiles, m = rb + (t + 1) * (rbEnd - rb) / tiles - r;
-            TKernel.Tile(m, x + (nint)r * k, b, tile, nr, k, biasPad, false, relu);
-            for (int i = 0; i < m; i++)
+            int kcur = Math.Min(kc, k - k0);
+            float* b = source.Slice(slice, p, s, k0, kcur, nr);
+            for (int t = 0; t < tiles; t++)
             {
-                var dst = new Span<float>(y + (nint)(r + i) * n + col, width);
-                new ReadOnlySpan<float>(tile + i * nr, width).CopyTo(dst);
-                if (!relu) ApplyActivation(dst, activation);
+                int r = rb + t * (rbEnd - rb) / tiles, m = rb + (t + 1) * (rbEnd - rb) / tiles - r;
+                TKernel.Tile(m, x + (nint)r * k + k0, b, block + (nint)(r - rb) * nr, nr, kcur, biasPad, k0 != 0, relu && k0 + kcur == k);
             }
+            k0 += kcur;
+        }
+        while (k0 < k);
+
+        for (int r = rb; r < rbEnd; r++)
+        {
+            var dst = new Span<float>(y + (nint)r * n + col, width);
+            new ReadOnlySpan<float>(block + (nint)(r - rb) * nr, width).CopyTo(dst);
+            if (!relu) ApplyActivation(dst, activation);
         }
     }
+}
+
+/// <summary>
+/// Where the driver gets the kc × NR float slice of W that a micro-kernel reads (rows <c>Panel</c> floats apart).
+/// FP32 panels are read in place; the weight-only formats (<see cref="Kernels.DenseHalf{TShape}"/>,
+/// <see cref="Kernels.DenseInt4{TShape}"/>) widen the slice into a buffer laid out the same way, so every
+/// micro-kernel runs unchanged and gives the same sums as on the widened float weights. Implementations are structs
+/// holding the pinned weight pointers; the driver calls them through a generic parameter, so they inline.
+/// </summary>
+internal unsafe interface IPanelSource
+{
+    /// <summary>Whether <see cref="Slice"/> writes into the buffer (then the driver provides one).</summary>
+    static abstract bool Widens { get; }
+
+    /// <summary>Bytes one k row of one panel takes in the weights (what the driver prefetches).</summary>
+    static abstract int RowBytes { get; }
+
+    /// <summary>Address of row <paramref name="k0"/> of panel <paramref name="p"/> in the weights.</summary>
+    byte* Row(int p, int k0);
+
+    /// <summary>
+    /// Rows <paramref name="k0"/>..k0+kc of columns <paramref name="s"/>..s+nr of panel <paramref name="p"/> as floats,
+    /// row i at <c>result + i·Panel</c>: a pointer into the weights, or <paramref name="buffer"/> (kc·Panel floats)
+    /// after widening into it. <paramref name="nr"/> is a micro-kernel width (4, 8, 16 or 32).
+    /// </summary>
+    float* Slice(float* buffer, int p, int s, int k0, int kc, int nr);
+}
+
+/// <summary>FP32 panels (<see cref="Kernels.Dense{TShape}"/>): every slice is read where it is.</summary>
+internal readonly unsafe struct FloatPanels<TShape>(float* w) : IPanelSource where TShape : struct, IDenseShape
+{
+    private readonly float* _w = w;
+
+    public static bool Widens => false;
+    public static int RowBytes => TShape.Panel * sizeof(float);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* Row(int p, int k0) => (byte*)(_w + ((nint)p * TShape.K + k0) * TShape.Panel);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Slice(float* buffer, int p, int s, int k0, int kc, int nr) => _w + ((nint)p * TShape.K + k0) * TShape.Panel + s;
 }
 
 /// <summary>

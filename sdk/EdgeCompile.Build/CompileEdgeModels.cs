@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text;
 using EdgeCompile.Compiler;
 using Microsoft.Build.Framework;
@@ -95,7 +96,11 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         {
             var model = ModelItem.Validate(item, ProjectDirectory, RootNamespace, intermediate, profile, out var errors);
             foreach (var e in errors)
-                Log.LogError(null, e.Code, null, e.File, 0, 0, 0, 0, e.Message);
+            {
+                // Warnings are said once per build, by the validation pass that runs on every build.
+                if (!e.IsWarning) Log.LogError(null, e.Code, null, e.File, 0, 0, 0, 0, e.Message);
+                else if (ComputeOnly) Log.LogWarning(null, e.Code, null, e.File, 0, 0, 0, 0, e.Message);
+            }
             if (model is null) continue;
             string full = model.Namespace + "." + model.ClassName;
             if (seen.TryGetValue(full, out var other))
@@ -139,6 +144,10 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
             r.SetMetadata("ModelPath", m.ModelPath);
             r.SetMetadata("SourceName", m.SourceName);
             r.SetMetadata("StampPath", m.StampPath);
+            // The compile pass validates these items again: they carry the quantization metadata as written.
+            foreach (var name in QuantizeSettings.MetadataNames) r.SetMetadata(name, m.Item.GetMetadata(name));
+            r.SetMetadata("CalibrationFiles", string.Join(";", m.Quantize.CalibrationFiles));
+            r.SetMetadata("QuantizationReportPath", m.Quantize.Options.ReportPath ?? "");
             r.SetMetadata("InputsKey", InputsKey(m, profile));
             resolved.Add(r);
         }
@@ -168,6 +177,7 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
             "class=" + m.Namespace + "." + m.ClassName,
             "maxShapes=" + (m.MaxShapes ?? ""),
             "resource=" + m.ResourceName,
+            m.Quantize.InputsKey(m.ProjectDirectory),
         };
         var custom = new List<string>();
         foreach (System.Collections.DictionaryEntry e in m.Item.CloneCustomMetadata())
@@ -182,7 +192,9 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         // SourceName (project-relative) goes into the plan and the generated code, so they do not depend on
         // the folder the project is built in; ModelPath (absolute) is what is read and what messages name.
         var request = new CompileRequest(m.ModelPath, m.ClassName, m.Namespace, m.MaxShapes, profile,
-            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName);
+            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName, m.Quantize.Options);
+        // A report left by an earlier quantized build would describe weights this build no longer has.
+        if (m.Quantize.Options.ReportPath is null) DeleteFile(ReportPath(m));
         var watch = Stopwatch.StartNew();
         CompileResult result;
         try
@@ -254,12 +266,17 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
 
     private static void DeleteOutputs(ModelItem m)
     {
-        foreach (var path in new[] { m.PlanPath, m.WeightsPath })
-        {
-            try { if (File.Exists(path)) File.Delete(path); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
+        foreach (var path in new[] { m.PlanPath, m.WeightsPath, ReportPath(m) })
+            DeleteFile(path);
+    }
+
+    private static string ReportPath(ModelItem m) => Path.ChangeExtension(m.PlanPath, ".quantization.md");
+
+    private static void DeleteFile(string path)
+    {
+        try { if (File.Exists(path)) File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 }
 
@@ -275,10 +292,19 @@ public static class Diagnostics
     public const string DuplicateClass = "EC1007";
     public const string UnknownProfile = "EC1008";
     public const string MissingOutputs = "EC1009";
+    // EC1010 is raised by the targets (task dll not found).
+    public const string InvalidQuantize = "EC1011";
+    public const string CalibrationNotFound = "EC1012";
+    public const string InvalidMaxOutputError = "EC1013";
+    public const string InvalidActivationScales = "EC1014";
+    public const string ActivationScalesNeedCalibration = "EC1015";
+    public const string InvalidQuantizedOnnx = "EC1016";
+    /// <summary>Warning: quantization metadata that the item's Quantize value ignores.</summary>
+    public const string IgnoredQuantizeMetadata = "EC1017";
     public const string Unexpected = "EC1999";
 }
 
-internal sealed record ItemError(string Code, string File, string Message);
+internal sealed record ItemError(string Code, string File, string Message, bool IsWarning = false);
 
 /// <summary>One validated <c>EdgeModel</c> item with every default applied.</summary>
 internal sealed class ModelItem
@@ -300,6 +326,8 @@ internal sealed class ModelItem
     public required string PlanPath { get; init; }
     public required string WeightsPath { get; init; }
     public required string ResourceName { get; init; }
+    public required string ProjectDirectory { get; init; }
+    public required QuantizeSettings Quantize { get; init; }
 
     public static ModelItem? Validate(ITaskItem item, string projectDirectory, string? rootNamespace,
         string intermediate, string profile, out List<ItemError> errors)
@@ -343,7 +371,11 @@ internal sealed class ModelItem
         if (maxShapes.Length == 0) maxShapes = null;
         else maxShapes = NormalizeMaxShapes(spec, maxShapes, projectFile, errors);
 
-        if (errors.Count > 0) return null;
+        var warnings = new List<ItemError>();
+        var quantize = QuantizeSettings.Read(item, spec, projectDirectory, intermediate, className, projectFile, errors, warnings);
+        errors.AddRange(warnings.Select(w => w with { IsWarning = true }));
+
+        if (errors.Any(e => !e.IsWarning)) return null;
         return new ModelItem
         {
             Item = item,
@@ -359,6 +391,8 @@ internal sealed class ModelItem
             PlanPath = Path.Combine(intermediate, className + ".edgeplan"),
             WeightsPath = Path.Combine(intermediate, className + ".edgeweights"),
             ResourceName = ns + "." + className + ".edgeweights",
+            ProjectDirectory = projectDirectory,
+            Quantize = quantize!,
         };
     }
 

@@ -27,6 +27,12 @@ public static class Codes
     public const string DefaultMaximum = "EC3005";
     /// <summary>Cannot write the plan or weights.</summary>
     public const string OutputFailure = "EC3006";
+    /// <summary>A weight (or an INT4 block scale) is beyond the FP16 range ±65504.</summary>
+    public const string HalfOutOfRange = "EC3007";
+    /// <summary>(info) Mixed precision chose per layer from weight statistics only (no calibration set was used).</summary>
+    public const string MixedWithoutCalibration = "EC3008";
+    /// <summary>A quantization option this compiler cannot carry out yet (static activation scales before the calibration pass).</summary>
+    public const string QuantizationUnavailable = "EC3009";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

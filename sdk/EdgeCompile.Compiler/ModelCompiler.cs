@@ -8,6 +8,7 @@ using EdgeCompile.Compiler.Lowering;
 using EdgeCompile.Compiler.Onnx;
 using EdgeCompile.Compiler.Passes;
 using EdgeCompile.Compiler.Planning;
+using EdgeCompile.Compiler.Quantization;
 
 namespace EdgeCompile.Compiler;
 
@@ -24,6 +25,7 @@ namespace EdgeCompile.Compiler;
 /// <c>Info.Source</c> and header comment), e.g. the project-relative <c>models/spam.onnx</c>, so that the
 /// plan and the generated code do not depend on the folder the project is built in. Null: <paramref name="ModelPath"/>.
 /// Messages always name <paramref name="ModelPath"/>, the real file.</param>
+/// <param name="Quantize">Quantization of the weights (docs/quantization.md); null or <see cref="QuantizeOptions.None"/>: FP32.</param>
 public sealed record CompileRequest(
     string ModelPath,
     string ClassName,
@@ -33,7 +35,8 @@ public sealed record CompileRequest(
     string PlanPath,
     string WeightsPath,
     string ResourceName,
-    string? SourceName = null);
+    string? SourceName = null,
+    QuantizeOptions? Quantize = null);
 
 public enum Severity { Info, Warning, Error }
 
@@ -69,11 +72,16 @@ public static class ModelCompiler
         var messages = new List<CompilerMessage>();
         try
         {
-            var plan = Build(request, messages);
+            var plan = Build(request, messages, out var report);
             var blob = WeightPacker.Pack(plan);
             Write(request.PlanPath, plan.Write());
             Write(request.WeightsPath, blob);
             messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
+            if (report is not null)
+            {
+                if (request.Quantize?.ReportPath is { } reportPath) Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source));
+                messages.Add(new CompilerMessage(Severity.Info, "", report.Summary(plan.ClassName), request.ModelPath));
+            }
             return new CompileResult(messages, plan);
         }
         catch (CompilerException e)
@@ -84,13 +92,19 @@ public static class ModelCompiler
     }
 
     /// <summary>Everything but writing files: import, infer, optimise, lower, plan memory.</summary>
-    public static Plan Build(CompileRequest request, List<CompilerMessage> messages)
+    public static Plan Build(CompileRequest request, List<CompilerMessage> messages) => Build(request, messages, out _);
+
+    /// <inheritdoc cref="Build(CompileRequest, List{CompilerMessage})"/>
+    /// <param name="report">The quantization report, with totals; null when the request does not quantize.</param>
+    public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationReport? report)
     {
+        var quantize = request.Quantize ?? QuantizeOptions.None;
+        var quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages) : null;
         var graph = OnnxImporter.Import(request.ModelPath);
         var maxima = ResolveMaxima(graph, request, messages);
         ShapeInference.Run(graph);
         DeadCode.Run(graph);
-        Fusion.Run(graph);
+        Fusion.Run(graph, foldAffineIntoDense: !quantize.Enabled);
         DeadCode.Run(graph);
         var plan = new Plan
         {
@@ -102,8 +116,10 @@ public static class ModelCompiler
             Parameters = graph.ParameterCount,
         };
         foreach (var d in graph.Dimensions) plan.Dimensions.Add((d, maxima[d]));
-        Lowerer.Lower(graph, plan);
+        Lowerer.Lower(graph, plan, quantization);
         plan.ArenaBytes = MemoryPlanner.Assign(plan, maxima);
+        quantization?.Report.Complete(plan);
+        report = quantization?.Report;
         return plan;
     }
 

@@ -238,6 +238,7 @@ public sealed partial class Lowerer
             if (existing < 0) _plan.IndexChecks.Add((indexTensor.Root, axisLength.ConstValue));
             else if (_plan.IndexChecks[existing].Limit > axisLength.ConstValue) _plan.IndexChecks[existing] = (indexTensor.Root, axisLength.ConstValue);
         }
+        if (TryEmitQuantizedGather(data, axis, indexTensor, Define(n.Out))) return;
         Emit("Gather", new[] { dataTensor, indexTensor }, new[] { Define(n.Out) }, new[]
         {
             P("outer", DimExpr.Product(data.Shape!.Take(axis))),
@@ -253,6 +254,7 @@ public sealed partial class Lowerer
         var rows = x.ElementCount.TryDivide(k) ?? throw Unsupported("rows are not a whole multiple of K");
         if (w.Root.Data is { Real: not null } data && w.Type == ElementType.Float32 && data.Shape.Length == 2)
         {
+            if (TryEmitQuantizedDense(x, data, bias, y, rows, activation)) return;
             // Constant weights: packed into the profile's panel layout now, and the kernel specialised on the shape.
             int panel = PanelPacking.PanelWidth(_plan.Profile);
             var packed = Weight(PanelPacking.Pack(data, panel));
@@ -523,6 +525,7 @@ public sealed partial class Lowerer
             LowerPatchConv(n, g);
             return;
         }
+        ReportUnquantizedConv(w.Const);
         Emit("Conv2d", new[] { Tensor(x), Tensor(w), Optional(b) }, new[] { Define(n.Out) }, new[]
         {
             P("batch", x.Shape![0]), P("inChannels", x.Shape![1]), P("inHeight", win.InHeight), P("inWidth", win.InWidth),

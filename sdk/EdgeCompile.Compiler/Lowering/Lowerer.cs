@@ -17,18 +17,21 @@ public sealed partial class Lowerer
 {
     private readonly Graph _graph;
     private readonly Plan _plan;
+    /// <summary>Null: FP32 everywhere. Otherwise the policy asked per quantizable layer (Lowerer.Quantization.cs).</summary>
+    private readonly Quantization.QuantizationContext? _quantization;
     private readonly Dictionary<Value, PlanTensor> _tensors = new();
     private int _nextId;
     private Node _node = null!;
     private HashSet<Value> _read = new();
 
-    private Lowerer(Graph graph, Plan plan)
+    private Lowerer(Graph graph, Plan plan, Quantization.QuantizationContext? quantization)
     {
         _graph = graph;
         _plan = plan;
+        _quantization = quantization;
     }
 
-    public static void Lower(Graph graph, Plan plan) => new Lowerer(graph, plan).Run();
+    public static void Lower(Graph graph, Plan plan, Quantization.QuantizationContext? quantization = null) => new Lowerer(graph, plan, quantization).Run();
 
     private void Run()
     {

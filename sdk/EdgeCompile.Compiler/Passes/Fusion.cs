@@ -13,7 +13,9 @@ namespace EdgeCompile.Compiler.Passes;
 /// </summary>
 public static partial class Fusion
 {
-    public static void Run(Graph graph)
+    /// <param name="foldAffineIntoDense">False when quantizing: a quantized weight must be the model's own weight
+    /// (docs/quantization.md), so a following per-channel Mul/Add stays a separate op.</param>
+    public static void Run(Graph graph, bool foldAffineIntoDense = true)
     {
         RemoveNoOps(graph);
         BypassExpand(graph);
@@ -23,7 +25,7 @@ public static partial class Fusion
         Rewrite(graph, "Sigmoid", SiluFromSigmoid);
         Rewrite(graph, "Softmax", AttentionFromSoftmax);
         Rewrite(graph, "MatMul", DenseFromMatMul);
-        Rewrite(graph, FusedOps.Dense, AffineIntoDense);
+        if (foldAffineIntoDense) Rewrite(graph, FusedOps.Dense, AffineIntoDense);
         Rewrite(graph, "Mul", ScaleShiftFromMulAdd);
         Rewrite(graph, FusedOps.Dense, ActivationIntoProducer);
         Rewrite(graph, "Conv", ActivationIntoProducer);

@@ -1,0 +1,139 @@
+using System;
+using System.Linq;
+using EdgeCompile.Compiler.Ir;
+using EdgeCompile.Compiler.Planning;
+using EdgeCompile.Compiler.Quantization;
+
+namespace EdgeCompile.Compiler.Lowering;
+
+/// <summary>
+/// Quantized lowering (docs/quantization.md): each constant-weight Dense and each constant embedding Gather asks the
+/// policy for its precision and becomes the matching kernel; every such layer gets a row in the report.
+/// </summary>
+public sealed partial class Lowerer
+{
+    /// <summary>
+    /// Emits a Dense with constant <c>[K,N]</c> weights in the precision the policy chooses. Returns false for FP32
+    /// (or without quantization): the caller emits the FP32 Dense as always.
+    /// </summary>
+    private bool TryEmitQuantizedDense(PlanTensor x, ConstTensor w, PlanTensor? bias, PlanTensor y, DimExpr rows, string activation)
+    {
+        if (_quantization is null) return false;
+        int k = checked((int)w.Shape[0]), n = checked((int)w.Shape[1]), panel = PanelPacking.PanelWidth(_plan.Profile);
+        var layer = new LayerWeights(_node.Name, LayerKind.Dense, k, n, w);
+        var choice = _quantization.Policy.Choose(layer);
+        long before = (long)((n + panel - 1) / panel) * k * panel * sizeof(float);
+        string shapeText = $"{k}×{n}";
+        var epilogue = new[] { ("activation", "Activation." + activation), ("workers", "workers") };
+        switch (choice.Precision)
+        {
+            case Precision.Fp16:
+            {
+                var half = Quantizer.ToHalf(w.Real!, _node.Name);
+                var packed = Weight(KernelLayouts.HalfPanels(half, k, n, panel));
+                EmitShaped("DenseHalf", DenseShape(k, n, panel), new[] { x, packed, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
+                Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(w.Real!, Quantizer.Widen(half)), before, packed);
+                return true;
+            }
+            case Precision.Int8:
+            {
+                var q = Quantizer.Int8PerColumn(w.Real!, k, n);
+                var packed = Weight(KernelLayouts.Int8QuadPanels(q.Values, k, n, panel));
+                var scales = Weight(KernelLayouts.Vector(ElementType.Float32, q.Scales));
+                var sums = Weight(KernelLayouts.ColumnSums(q.Values, k, n));
+                // Kernels.DenseInt8ScratchBytes(rows, K) = rows·(2·Kq + 16) + 64: the quantized rows and their scales.
+                int kq = (k + 3) / 4 * 4;
+                var scratch = Temp(ElementType.UInt8, new[] { rows * DimExpr.Const(2L * kq + 16) + DimExpr.Const(64) });
+                EmitShaped("DenseInt8", DenseShape(k, n, panel), new[] { x, packed, scales, sums, bias }, new[] { y, scratch },
+                    new[] { P("rows", rows), PF("inputScale", choice.InputScale) }.Concat(epilogue));
+                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales, sums);
+                return true;
+            }
+            case Precision.Int4:
+            {
+                var q = choice.Int4Values is { } values && choice.Int4Scales is { } given
+                    ? new Int4Blocks(values, given, Quantizer.Int4Block)
+                    : Quantizer.Int4PerColumnBlocks(w.Real!, k, n);
+                int blocks = (k + Quantizer.Int4Block - 1) / Quantizer.Int4Block;
+                var packed = Weight(KernelLayouts.Int4Panels(q.Values, k, n, panel));
+                var scales = Weight(KernelLayouts.Int4PanelScales(q.Scales, blocks, n, panel));
+                EmitShaped("DenseInt4", DenseBlockShape(k, n, panel, Quantizer.Int4Block), new[] { x, packed, scales, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
+                Record(layer, Precision.Int4, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt4PerColumnBlocks(q, k, n)), before, packed, scales);
+                return true;
+            }
+            default:
+                _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Dense", shapeText, Precision.Fp32, 0, before, before));
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Emits an embedding lookup (Gather on axis 0 of a constant rank-2 float table) in the precision the policy
+    /// chooses. Returns false when the Gather is not such a lookup or stays FP32.
+    /// </summary>
+    private bool TryEmitQuantizedGather(Value data, int axis, PlanTensor indices, PlanTensor y)
+    {
+        if (_quantization is null || axis != 0 || data.Rank != 2 || data.Type != ElementType.Float32 || data.Const is not { Real: not null } table) return false;
+        int rows = checked((int)table.Shape[0]), columns = checked((int)table.Shape[1]);
+        var layer = new LayerWeights(_node.Name, LayerKind.Embedding, rows, columns, table);
+        var choice = _quantization.Policy.Choose(layer);
+        long before = (long)table.Count * sizeof(float);
+        var shape = new[] { P("axisLength", rows), P("inner", columns) };
+        switch (choice.Precision)
+        {
+            case Precision.Fp16:
+            {
+                var half = Quantizer.ToHalf(table.Real, _node.Name);
+                var t = Weight(KernelLayouts.Vector(half).WithShape(new[] { (long)rows, columns }));
+                Emit("GatherHalfRows", new[] { t, indices }, new[] { y }, shape);
+                Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(table.Real, Quantizer.Widen(half)), before, t);
+                return true;
+            }
+            case Precision.Int8:
+            {
+                var q = Quantizer.Int8PerRow(table.Real, rows, columns);
+                var t = Weight(KernelLayouts.Int8Rows(q.Values, rows, columns));
+                var scales = Weight(KernelLayouts.Vector(ElementType.Float32, q.Scales));
+                Emit("GatherInt8Rows", new[] { t, scales, indices }, new[] { y }, shape);
+                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
+                return true;
+            }
+            case Precision.Int4:
+            {
+                var q = Quantizer.Int4PerRowBlocks(table.Real, rows, columns);
+                var t = Weight(KernelLayouts.Int4Rows(q.Values));
+                var scales = Weight(KernelLayouts.Vector(q.Scales));
+                Emit("GatherInt4Rows", new[] { t, scales, indices }, new[] { y }, shape.Append(P("block", q.Block)));
+                Record(layer, Precision.Int4, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt4PerRowBlocks(q, rows, columns)), before, t, scales);
+                return true;
+            }
+            default:
+                _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Embedding", $"{rows}×{columns}", Precision.Fp32, 0, before, before));
+                return false;
+        }
+    }
+
+    /// <summary>A convolution keeps FP32 weights (no quantized conv kernel): the report says so rather than leaving it out.</summary>
+    private void ReportUnquantizedConv(ConstTensor w)
+    {
+        if (_quantization is null) return;
+        long bytes = (long)w.Count * sizeof(float);
+        _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv2d", string.Join("×", w.Shape), Precision.Fp32, null, bytes, bytes, "not quantized: Conv2d"));
+    }
+
+    private void Record(LayerWeights layer, Precision precision, double error, long before, params PlanTensor[] weights) =>
+        _quantization!.Report.Layers.Add(new LayerReport(layer.Node, layer.Kind.ToString(), $"{layer.Rows}×{layer.Columns}", precision, error, before,
+            weights.Sum(t => (long)t.Data!.Count * t.Type.Size())));
+
+    private void EmitShaped(string kernel, string shape, PlanTensor?[] inputs, PlanTensor[] outputs, System.Collections.Generic.IEnumerable<(string, string)> parameters) =>
+        _plan.Ops.Add(new PlanOp(kernel, inputs, outputs, parameters.ToList(), _node.Name) { TypeArguments = new[] { shape } });
+
+    /// <summary>The <c>IDenseBlockShape</c> struct of a block-quantized K×N layer, declared once per distinct shape.</summary>
+    private string DenseBlockShape(long k, long n, int panel, int block)
+    {
+        string name = $"Dense{k}x{n}Block{block}";
+        if (!_plan.Shapes.Any(s => s.Name == name))
+            _plan.Shapes.Add(new PlanShape(name, "IDenseBlockShape", new[] { ("K", k), ("N", n), ("Panel", (long)panel), ("Block", (long)block) }));
+        return name;
+    }
+}
