@@ -23,7 +23,7 @@ public static class Program
         }
 
         // With no model compiled in, the Inference class has no cases at all: offer only the GEMM benchmarks.
-        Type[] types = ModelCatalog.Available.Any() ? new[] { typeof(Inference), typeof(Gemm) } : new[] { typeof(Gemm) };
+        Type[] types = ModelCatalog.Available.Any() ? new[] { typeof(Inference), typeof(Gemm), typeof(GemmInt8) } : new[] { typeof(Gemm), typeof(GemmInt8) };
         var summaries = BenchmarkSwitcher.FromTypes(types).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
