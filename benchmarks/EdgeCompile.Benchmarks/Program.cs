@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using BenchmarkDotNet.Running;
 
@@ -23,8 +24,11 @@ public static class Program
         }
 
         // With no model compiled in, the Inference class has no cases at all: offer only the GEMM benchmarks.
-        Type[] types = ModelCatalog.Available.Any() ? new[] { typeof(Inference), typeof(Gemm), typeof(GemmInt8) } : new[] { typeof(Gemm), typeof(GemmInt8) };
-        var summaries = BenchmarkSwitcher.FromTypes(types).Run(args);
+        var types = new List<Type>();
+        if (ModelCatalog.Available.Any()) types.Add(typeof(Inference));
+        if (QuantizedInference.Models.Any()) types.Add(typeof(QuantizedInference));
+        types.AddRange(new[] { typeof(Gemm), typeof(GemmInt8) });
+        var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
 
@@ -61,6 +65,38 @@ public static class Program
             }
             b.Cleanup();
         }
-        return 0;
+        return AllocCheckQuantized(models.Length > 0 ? models : Inference.Models.ToArray()) ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The same count for QuantizedInference's EdgeCompile FP32 and INT8 classes (sequence 128, DeiT-Small 197; 1 and 2
+    /// threads); false when the INT8 class allocates anything on the calling thread (it must allocate nothing per call).
+    /// </summary>
+    private static bool AllocCheckQuantized(string[] models)
+    {
+        const int Warm = 30, Calls = 20;
+        bool ok = true;
+        foreach (string model in models.Intersect(QuantizedInference.Models))
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var b = new QuantizedInference { Model = model, Threads = threads };
+            b.Setup();
+            foreach (var (name, run) in new (string, Action)[] { ("EdgeCompileFp32", b.EdgeCompileFp32), ("EdgeCompileInt8", b.EdgeCompileInt8) })
+            {
+                for (int i = 0; i < Warm; i++) run();
+                long before = GC.GetAllocatedBytesForCurrentThread(), beforeAll = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < Calls; i++) run();
+                long bytes = GC.GetAllocatedBytesForCurrentThread() - before, all = GC.GetTotalAllocatedBytes(precise: true) - beforeAll;
+                Console.WriteLine($"{model,-10} sequence {ModelCatalog.Get(model).QuantizedSequence,3} threads {threads} {name,-21} {bytes / (double)Calls,8:F1} B/call on this thread, "
+                    + $"{all / (double)Calls,8:F1} B/call in the process ({Calls} calls after {Warm} warm-up)");
+                if (name == "EdgeCompileInt8" && bytes != 0)
+                {
+                    Console.WriteLine($"--alloc-check: {model} threads {threads}: EdgeCompile INT8 allocates {bytes / (double)Calls:F1} B per call; it must allocate nothing");
+                    ok = false;
+                }
+            }
+            b.Cleanup();
+        }
+        return ok;
     }
 }
