@@ -14,6 +14,7 @@ public static class Program
         Console.WriteLine("EdgeCompile.Benchmarks: EdgeCompile and ONNX Runtime both run on Threads threads");
 
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
+        if (args.Length == 4 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]));
 
         // A job from the command line (e.g. `--job Dry` for a smoke check) replaces BenchConfig's in-process job; keep it
         // in process as well: out of process, BenchmarkDotNet would build and copy the ~500 MB assembly per job.
@@ -66,6 +67,22 @@ public static class Program
             b.Cleanup();
         }
         return AllocCheckQuantized(models.Length > 0 ? models : Inference.Models.ToArray()) ? 0 : 1;
+    }
+
+    /// <summary>
+    /// <c>--loop &lt;model&gt; fp32|int8 &lt;calls&gt;</c>: QuantizedInference's setup, then only that EdgeCompile class,
+    /// <c>calls</c> times at 1 thread: something to attach a sampling profiler to (<c>DOTNET_PerfMapEnabled=1 perf record</c>).
+    /// </summary>
+    private static int Loop(string model, string which, int calls)
+    {
+        var b = new QuantizedInference { Model = model, Threads = 1 };
+        b.Setup();
+        Action run = which == "int8" ? b.EdgeCompileInt8 : b.EdgeCompileFp32;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < calls; i++) run();
+        Console.WriteLine($"--loop {model} {which}: {calls} calls, {watch.Elapsed.TotalMilliseconds / calls:F1} ms per call");
+        b.Cleanup();
+        return 0;
     }
 
     /// <summary>
