@@ -14,7 +14,81 @@ public static partial class Kernels
     public static void Conv2d(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
         int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, Activation activation) =>
+        Conv2dCore(x, new FloatFilters(w), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+            kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
+
+    /// <summary>
+    /// <see cref="Conv2d"/> with INT8 weights and a float scale per output channel: computes exactly what Conv2d
+    /// computes on the weights <c>(float)w[i]·scale[oc]</c> (each filter is widened into a stack buffer of up to
+    /// <see cref="QuantizedConvChunk"/> values at a time, then Conv2d's float code runs). Allocation-free.
+    /// </summary>
+    public static void Conv2dInt8(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
         int dilationHeight, int dilationWidth, int groups, Activation activation)
+    {
+        Guard.Positive(outChannels, nameof(outChannels));
+        Guard.Length(scale.Length, outChannels, nameof(scale));
+        Conv2dCore(x, new Int8Filters(w, scale, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+            kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
+    }
+
+    /// <summary><see cref="Conv2d"/> with FP16 weights: exactly Conv2d on <c>(float)w[i]</c>. Allocation-free.</summary>
+    public static void Conv2dHalf(ReadOnlySpan<float> x, ReadOnlySpan<Half> w, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, Activation activation) =>
+        Conv2dCore(x, new HalfFilters(w), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+            kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
+
+    /// <summary>Filter values widened per chunk by the quantized convolutions (a stack buffer of this many floats).</summary>
+    public const int QuantizedConvChunk = 256;
+
+    /// <summary>Where a convolution's weights come from: float (used in place) or quantized (widened to float per chunk).</summary>
+    private interface IConvFilters
+    {
+        /// <summary>Writes the float weights <c>[start, start+count)</c> of the flattened weight tensor to <paramref name="buffer"/> (quantized filters only).</summary>
+        void Widen(int start, int count, scoped Span<float> buffer);
+        /// <summary>The whole weight tensor as float when it is float (the 1×1 GEMM path), else empty.</summary>
+        ReadOnlySpan<float> AsFloat { get; }
+    }
+
+    private readonly ref struct FloatFilters(ReadOnlySpan<float> w) : IConvFilters
+    {
+        private readonly ReadOnlySpan<float> _w = w;
+        public void Widen(int start, int count, scoped Span<float> buffer) => _w.Slice(start, count).CopyTo(buffer);
+        public ReadOnlySpan<float> AsFloat => _w;
+    }
+
+    private readonly ref struct HalfFilters(ReadOnlySpan<Half> w) : IConvFilters
+    {
+        private readonly ReadOnlySpan<Half> _w = w;
+        public void Widen(int start, int count, scoped Span<float> buffer)
+        {
+            var src = _w.Slice(start, count);
+            for (int i = 0; i < src.Length; i++) buffer[i] = (float)src[i];
+        }
+        public ReadOnlySpan<float> AsFloat => default;
+    }
+
+    private readonly ref struct Int8Filters(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, int perChannel) : IConvFilters
+    {
+        private readonly ReadOnlySpan<sbyte> _w = w;
+        private readonly ReadOnlySpan<float> _scale = scale;
+        public void Widen(int start, int count, scoped Span<float> buffer)
+        {
+            var src = _w.Slice(start, count);
+            for (int i = 0; i < src.Length; i++) buffer[i] = (float)src[i] * _scale[(start + i) / perChannel];
+        }
+        public ReadOnlySpan<float> AsFloat => default;
+    }
+
+    private static void Conv2dCore<TFilters>(ReadOnlySpan<float> x, TFilters filters, int wLength, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, Activation activation)
+        where TFilters : IConvFilters, allows ref struct
     {
         Guard.NonNegative(batch, nameof(batch));
         Guard.Positive(inChannels, nameof(inChannels)); Guard.NonNegative(inHeight, nameof(inHeight)); Guard.NonNegative(inWidth, nameof(inWidth));
@@ -29,15 +103,16 @@ public static partial class Kernels
         int icPerGroup = inChannels / groups, ocPerGroup = outChannels / groups;
         int inPlane = inHeight * inWidth, outPlane = outHeight * outWidth, kernelSize = kernelHeight * kernelWidth;
         Guard.Length(x.Length, (long)batch * inChannels * inPlane, nameof(x));
-        Guard.Length(w.Length, (long)outChannels * icPerGroup * kernelSize, nameof(w));
+        Guard.Length(wLength, (long)outChannels * icPerGroup * kernelSize, "w");
         if (!bias.IsEmpty) Guard.Length(bias.Length, outChannels, nameof(bias));
         Guard.Length(y.Length, (long)batch * outChannels * outPlane, nameof(y));
         if (y.Length == 0) return;
 
         // 1×1, stride 1, no padding, one group: a matrix product per image, y[b] = w · x[b].
         if (kernelSize == 1 && groups == 1 && strideHeight == 1 && strideWidth == 1 && padTop == 0 && padLeft == 0
-            && outHeight == inHeight && outWidth == inWidth)
+            && outHeight == inHeight && outWidth == inWidth && filters.AsFloat.Length == wLength)
         {
+            ReadOnlySpan<float> w = filters.AsFloat;
             for (int b = 0; b < batch; b++)
             {
                 Span<float> yb = y.Slice(b * outChannels * outPlane, outChannels * outPlane);
@@ -52,17 +127,37 @@ public static partial class Kernels
             return;
         }
 
+        // Quantized weights are widened a chunk of whole kernels (≥ 1) at a time; float weights are read in place.
+        int kernelsPerChunk = Math.Max(1, QuantizedConvChunk / kernelSize);
+        // (A single kernel larger than the chunk, over 256 taps, gets a heap buffer: the one allocation, quantized only.)
+        ReadOnlySpan<float> floatW = filters.AsFloat;
+        bool isFloat = floatW.Length == wLength;
+        Span<float> chunk = isFloat ? default
+            : kernelSize <= QuantizedConvChunk ? stackalloc float[QuantizedConvChunk] : new float[kernelSize];
         for (int b = 0; b < batch; b++)
         for (int oc = 0; oc < outChannels; oc++)
         {
             int g = oc / ocPerGroup;
             Span<float> yp = y.Slice((b * outChannels + oc) * outPlane, outPlane);
             yp.Fill(bias.IsEmpty ? 0f : bias[oc]);
+            scoped ReadOnlySpan<float> wc = default;
             for (int icg = 0; icg < icPerGroup; icg++)
             {
                 int ic = g * icPerGroup + icg;
                 ReadOnlySpan<float> xp = x.Slice((b * inChannels + ic) * inPlane, inPlane);
-                ReadOnlySpan<float> wk = w.Slice((oc * icPerGroup + icg) * kernelSize, kernelSize);
+                int inChunk = icg % kernelsPerChunk;
+                if (inChunk == 0)
+                {
+                    int kernels = Math.Min(kernelsPerChunk, icPerGroup - icg);
+                    int start = (oc * icPerGroup + icg) * kernelSize, count = kernels * kernelSize;
+                    if (isFloat) wc = floatW.Slice(start, count);
+                    else
+                    {
+                        filters.Widen(start, count, chunk);
+                        wc = chunk.Slice(0, count);
+                    }
+                }
+                ReadOnlySpan<float> wk = wc.Slice(inChunk * kernelSize, kernelSize);
                 for (int kh = 0; kh < kernelHeight; kh++)
                 for (int kw = 0; kw < kernelWidth; kw++)
                 {

@@ -525,8 +525,8 @@ public sealed partial class Lowerer
             LowerPatchConv(n, g);
             return;
         }
-        ReportUnquantizedConv(w.Const);
-        Emit("Conv2d", new[] { Tensor(x), Tensor(w), Optional(b) }, new[] { Define(n.Out) }, new[]
+        var (kernel, weights) = ConvWeights(w);
+        Emit(kernel, new PlanTensor?[] { Tensor(x) }.Concat(weights).Append(Optional(b)).ToArray(), new[] { Define(n.Out) }, new[]
         {
             P("batch", x.Shape![0]), P("inChannels", x.Shape![1]), P("inHeight", win.InHeight), P("inWidth", win.InWidth),
             P("outChannels", w.Shape![0]), P("outHeight", win.OutHeight), P("outWidth", win.OutWidth),

@@ -8,7 +8,7 @@ using EdgeCompile.Compiler.Quantization;
 namespace EdgeCompile.Compiler.Lowering;
 
 /// <summary>
-/// Quantized lowering (docs/quantization.md): each constant-weight Dense and each constant embedding Gather asks the
+/// Quantized lowering (docs/quantization.md): each constant-weight Dense, Conv and constant embedding Gather asks the
 /// policy for its precision and becomes the matching kernel; every such layer gets a row in the report.
 /// </summary>
 public sealed partial class Lowerer
@@ -120,12 +120,52 @@ public sealed partial class Lowerer
         }
     }
 
-    /// <summary>A convolution keeps FP32 weights (no quantized conv kernel): the report says so rather than leaving it out.</summary>
-    private void ReportUnquantizedConv(ConstTensor w)
+    /// <summary>
+    /// The kernel and weight operands of a convolution (weight-only quantization: activations stay float). The
+    /// policy sees the filters as <c>[O, C/groups·kh·kw]</c>, a row per output channel: INT8 is symmetric per output
+    /// channel (<c>Conv2dInt8</c>), FP16 <c>Conv2dHalf</c>; FP32 (or no quantization) the plain <c>Conv2d</c>. There
+    /// is no INT4 convolution kernel: an INT4 choice becomes INT8 and the report says so.
+    /// </summary>
+    private (string Kernel, PlanTensor[] Weights) ConvWeights(Value w)
     {
-        if (_quantization is null) return;
-        long bytes = (long)w.Count * sizeof(float);
-        _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv2d", string.Join("×", w.Shape), Precision.Fp32, null, bytes, bytes, "not quantized: Conv2d"));
+        var fp32 = ("Conv2d", new[] { Tensor(w) });
+        if (_quantization is null) return fp32;
+        var c = w.Const!;
+        int rows = checked((int)c.Shape[0]), columns = checked((int)(c.Count / rows));
+        var layer = new LayerWeights(_node.Name, LayerKind.Conv, rows, columns, c);
+        var choice = _quantization.Policy.Choose(layer);
+        long before = (long)c.Count * sizeof(float);
+        switch (choice.Precision)
+        {
+            case Precision.Fp16:
+            {
+                var half = Quantizer.ToHalf(c.Real!, _node.Name);
+                var t = Weight(KernelLayouts.Vector(half));
+                Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(c.Real!, Quantizer.Widen(half)), before, t);
+                AddTableReference(w, name => new HalfWeightReplacement(name, half));
+                return ("Conv2dHalf", new[] { t });
+            }
+            case Precision.Int8:
+            case Precision.Int4:
+            {
+                var q = Quantizer.Int8PerRow(c.Real!, rows, columns);
+                var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+                var (t, scales) = (Weight(data8), Weight(scales8));
+                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(c.Real!, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
+                if (choice.Precision == Precision.Int4) Note("INT8: no INT4 Conv2d kernel");
+                AddTableReference(w, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null));
+                return ("Conv2dInt8", new[] { t, scales });
+            }
+            default:
+                _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv", $"{rows}×{columns}", Precision.Fp32, 0, before, before));
+                return fp32;
+        }
+    }
+
+    private void Note(string note)
+    {
+        var layers = _quantization!.Report.Layers;
+        layers[^1] = layers[^1] with { Note = layers[^1].Note is { } old ? old + "; " + note : note };
     }
 
     /// <summary>The reference ONNX file's replacement of this Dense's weight, in its initializers' frame (when requested and traceable).</summary>
@@ -159,7 +199,7 @@ public sealed partial class Lowerer
     private void NoteNotInReference()
     {
         var layers = _quantization!.Report.Layers;
-        layers[^1] = layers[^1] with { Note = "FP32 in the reference ONNX (computed weight, no initializer)" };
+        Note("FP32 in the reference ONNX (computed weight, no initializer)");
     }
 
     private void Record(LayerWeights layer, Precision precision, double error, long before, params PlanTensor[] weights) =>

@@ -3,19 +3,21 @@ using EdgeCompile.Compiler.Ir;
 
 namespace EdgeCompile.Compiler.Quantization;
 
-/// <summary>The two kinds of layer whose weights quantization may change.</summary>
+/// <summary>The kinds of layer whose weights quantization may change.</summary>
 public enum LayerKind
 {
     /// <summary>A constant-weight <c>Dense</c> (after fusion): <c>Weight</c> is its <c>[K,N]</c> matrix.</summary>
     Dense,
     /// <summary>A <c>Gather</c> on axis 0 of a constant rank-2 float table: <c>Weight</c> is the <c>[V,D]</c> table.</summary>
     Embedding,
+    /// <summary>A <c>Conv</c> with constant weights (weight-only): <c>Weight</c> is its <c>[O, C/groups·kh·kw]</c> filters, one row per output channel.</summary>
+    Conv,
 }
 
 /// <summary>A layer the lowering asks a policy about: its plan op's node name, kind and FP32 weights.</summary>
 /// <param name="Node">The node name the plan op gets (the key of decisions).</param>
-/// <param name="Rows">K of a Dense, V of an embedding.</param>
-/// <param name="Columns">N of a Dense, D of an embedding.</param>
+/// <param name="Rows">K of a Dense, V of an embedding, output channels of a Conv.</param>
+/// <param name="Columns">N of a Dense, D of an embedding, C/groups·kh·kw of a Conv.</param>
 public sealed record LayerWeights(string Node, LayerKind Kind, int Rows, int Columns, ConstTensor Weight);
 
 /// <summary>
@@ -57,7 +59,7 @@ public sealed class CalibrationFreePolicy : IPrecisionPolicy
         _ => new LayerChoice(Precision.Fp32),
     };
 
-    /// <summary>The INT8 weight error of a layer as this policy measures it (per column for Dense, per row for embeddings).</summary>
+    /// <summary>The INT8 weight error of a layer as this policy measures it (per column for Dense, per row for embeddings and Conv output channels).</summary>
     public static double Int8WeightError(LayerWeights layer)
     {
         var w = layer.Weight.Real!;

@@ -151,15 +151,16 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Convolutions_stay_fp32_and_the_report_says_so()
+    public void Convolutions_are_int8_per_output_channel_and_reported()
     {
         var q = Fixture("mobilevit", QuantizeMode.Int8);
-        Assert.NotEmpty(q.Plan.Calls("Conv2d"));
-        Assert.All(q.Plan.Calls("Conv2d"), op => Assert.Equal("f32", q.Plan.Tensor(op.In[1]).Type));
-        var convRows = LayerRows(q.Report!).Where(r => r.Kind == "Conv2d").ToList();
-        Assert.Equal(q.Plan.Calls("Conv2d").Count, convRows.Count);
-        Assert.All(convRows, r => Assert.Equal(("FP32", "not quantized: Conv2d"), (r.Precision, r.Note)));
-        Assert.All(convRows, r => Assert.Equal(r.Before, r.After));
+        Assert.Empty(q.Plan.Calls("Conv2d"));
+        Assert.NotEmpty(q.Plan.Calls("Conv2dInt8"));
+        Assert.All(q.Plan.Calls("Conv2dInt8"), op => Assert.Equal(("i8", "f32"), (q.Plan.Tensor(op.In[1]).Type, q.Plan.Tensor(op.In[2]).Type)));
+        var convRows = LayerRows(q.Report!).Where(r => r.Kind == "Conv").ToList();
+        Assert.Equal(q.Plan.Calls("Conv2dInt8").Count, convRows.Count);
+        Assert.All(convRows, r => Assert.Equal("INT8", r.Precision));
+        Assert.All(convRows, r => Assert.True(r.After < r.Before));
     }
 
     [Fact]
