@@ -50,6 +50,15 @@ public sealed record BenchmarkModel(
 
     public string OnnxPath => Path.Combine(ModelCatalog.ModelsDirectory, Name, "model.onnx");
 
+    /// <summary>The generated class compiled with <c>Quantize="Int8"</c> (<c>&lt;Name&gt;Int8</c>), if it is in this build.</summary>
+    public Func<int, IEdgeModel>? CreateEdgeInt8 { get; init; }
+
+    /// <summary>ONNX Runtime's dynamically quantized version of <see cref="OnnxPath"/> (written by QuantizedInference).</summary>
+    public string OrtDynamicPath => Path.Combine(ModelCatalog.ModelsDirectory, Name, "model.ort-dynamic.onnx");
+
+    /// <summary>The one sequence length QuantizedInference measures: 128 for text, the fixed token count for images.</summary>
+    public int QuantizedSequence => Kind == ModelKind.Text ? 128 : Tokens;
+
     /// <summary>The sequence lengths this model is measured at: 16 and 128 for text, its fixed token count for images.</summary>
     public IReadOnlyList<int> Sequences => Kind == ModelKind.Text ? TextSequences : new[] { Tokens };
 
@@ -95,28 +104,48 @@ public static class ModelCatalog
     {
         new BenchmarkModel("tinybert4", ModelKind.Text, Bert, 2, 30522, 0, 0,
 #if HAS_TINYBERT4
-            threads => new TinyBert4Adapter(threads)),
+            threads => new TinyBert4Adapter(threads))
 #else
-            null),
+            null)
+#endif
+#if HAS_TINYBERT4 && HAS_INT8
+        { CreateEdgeInt8 = threads => new Adapter<TinyBert4Int8>(new TinyBert4Int8(threads: threads), TinyBert4Int8.Info, threads, TinyBert4Int8Run) },
+#else
+        ,
 #endif
         new BenchmarkModel("distilbert", ModelKind.Text, new[] { "input_ids", "attention_mask" }, 2, 30522, 0, 0,
 #if HAS_DISTILBERT
-            threads => new DistilBertAdapter(threads)),
+            threads => new DistilBertAdapter(threads))
 #else
-            null),
+            null)
+#endif
+#if HAS_DISTILBERT && HAS_INT8
+        { CreateEdgeInt8 = threads => new Adapter<DistilBertInt8>(new DistilBertInt8(threads: threads), DistilBertInt8.Info, threads, DistilBertInt8Run) },
+#else
+        ,
 #endif
         new BenchmarkModel("mobilebert", ModelKind.Text, Bert, 2, 30522, 0, 0,
 #if HAS_MOBILEBERT
-            threads => new MobileBertAdapter(threads)),
+            threads => new MobileBertAdapter(threads))
 #else
-            null),
+            null)
+#endif
+#if HAS_MOBILEBERT && HAS_INT8
+        { CreateEdgeInt8 = threads => new Adapter<MobileBertInt8>(new MobileBertInt8(threads: threads), MobileBertInt8.Info, threads, MobileBertInt8Run) },
+#else
+        ,
 #endif
         // DeiT-Small: 224x224, patch 16 -> 196 patches + CLS = 197 tokens.
         new BenchmarkModel("deit-small", ModelKind.Image, new[] { "pixel_values" }, 1000, 0, 224, 197,
 #if HAS_DEIT_SMALL
-            threads => new DeitSmallAdapter(threads)),
+            threads => new DeitSmallAdapter(threads))
 #else
-            null),
+            null)
+#endif
+#if HAS_DEIT_SMALL && HAS_INT8
+        { CreateEdgeInt8 = threads => new Adapter<DeitSmallInt8>(new DeitSmallInt8(threads: threads), DeitSmallInt8.Info, threads, DeitSmallInt8Run) },
+#else
+        ,
 #endif
     };
 
@@ -167,6 +196,33 @@ public static class ModelCatalog
     }
 
     // The adapters: one per generated class, created with the case's thread count.
+
+    /// <summary>A generated class behind <see cref="IEdgeModel"/> through a static (non-capturing, cached) run delegate.</summary>
+    private sealed class Adapter<T>(T model, ModelInfo info, int threads, Action<T, ModelInputs, float[]> run) : IEdgeModel
+        where T : IDisposable
+    {
+        public int Threads => threads;
+        public ModelInfo Info => info;
+        public void Run(ModelInputs x, float[] logits) => run(model, x, logits);
+        public void Dispose() => model.Dispose();
+    }
+
+#if HAS_INT8 && HAS_TINYBERT4
+    private static void TinyBert4Int8Run(TinyBert4Int8 m, ModelInputs x, float[] logits) =>
+        m.Run(batch: 1, sequence: x.Sequence, inputIds: x.InputIds, attentionMask: x.AttentionMask, tokenTypeIds: x.TokenTypeIds, logits: logits);
+#endif
+#if HAS_INT8 && HAS_DISTILBERT
+    private static void DistilBertInt8Run(DistilBertInt8 m, ModelInputs x, float[] logits) =>
+        m.Run(batch: 1, sequence: x.Sequence, inputIds: x.InputIds, attentionMask: x.AttentionMask, logits: logits);
+#endif
+#if HAS_INT8 && HAS_MOBILEBERT
+    private static void MobileBertInt8Run(MobileBertInt8 m, ModelInputs x, float[] logits) =>
+        m.Run(batch: 1, sequence: x.Sequence, inputIds: x.InputIds, attentionMask: x.AttentionMask, tokenTypeIds: x.TokenTypeIds, logits: logits);
+#endif
+#if HAS_INT8 && HAS_DEIT_SMALL
+    private static void DeitSmallInt8Run(DeitSmallInt8 m, ModelInputs x, float[] logits) =>
+        m.Run(batch: 1, pixelValues: x.PixelValues, logits: logits);
+#endif
 
 #if HAS_TINYBERT4
     private sealed class TinyBert4Adapter : IEdgeModel

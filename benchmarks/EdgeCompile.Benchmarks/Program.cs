@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using BenchmarkDotNet.Running;
 
@@ -13,6 +14,7 @@ public static class Program
         Console.WriteLine("EdgeCompile.Benchmarks: EdgeCompile and ONNX Runtime both run on Threads threads");
 
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
+        if (args.Length == 4 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]));
 
         // A job from the command line (e.g. `--job Dry` for a smoke check) replaces BenchConfig's in-process job; keep it
         // in process as well: out of process, BenchmarkDotNet would build and copy the ~500 MB assembly per job.
@@ -23,10 +25,11 @@ public static class Program
         }
 
         // With no model compiled in, the Inference class has no cases at all: offer only the GEMM benchmarks.
-        Type[] types = ModelCatalog.Available.Any()
-            ? new[] { typeof(Inference), typeof(Gemm), typeof(GemmInt8), typeof(GemmWeightOnly) }
-            : new[] { typeof(Gemm), typeof(GemmInt8), typeof(GemmWeightOnly) };
-        var summaries = BenchmarkSwitcher.FromTypes(types).Run(args);
+        var types = new List<Type>();
+        if (ModelCatalog.Available.Any()) types.Add(typeof(Inference));
+        if (QuantizedInference.Models.Any()) types.Add(typeof(QuantizedInference));
+        types.AddRange(new[] { typeof(Gemm), typeof(GemmInt8), typeof(GemmWeightOnly) });
+        var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
 
@@ -63,6 +66,54 @@ public static class Program
             }
             b.Cleanup();
         }
+        return AllocCheckQuantized(models.Length > 0 ? models : Inference.Models.ToArray()) ? 0 : 1;
+    }
+
+    /// <summary>
+    /// <c>--loop &lt;model&gt; fp32|int8 &lt;calls&gt;</c>: QuantizedInference's setup, then only that EdgeCompile class,
+    /// <c>calls</c> times at 1 thread: something to attach a sampling profiler to (<c>DOTNET_PerfMapEnabled=1 perf record</c>).
+    /// </summary>
+    private static int Loop(string model, string which, int calls)
+    {
+        var b = new QuantizedInference { Model = model, Threads = 1 };
+        b.Setup();
+        Action run = which == "int8" ? b.EdgeCompileInt8 : b.EdgeCompileFp32;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < calls; i++) run();
+        Console.WriteLine($"--loop {model} {which}: {calls} calls, {watch.Elapsed.TotalMilliseconds / calls:F1} ms per call");
+        b.Cleanup();
         return 0;
+    }
+
+    /// <summary>
+    /// The same count for QuantizedInference's EdgeCompile FP32 and INT8 classes (sequence 128, DeiT-Small 197; 1 and 2
+    /// threads); false when the INT8 class allocates anything on the calling thread (it must allocate nothing per call).
+    /// </summary>
+    private static bool AllocCheckQuantized(string[] models)
+    {
+        const int Warm = 30, Calls = 20;
+        bool ok = true;
+        foreach (string model in models.Intersect(QuantizedInference.Models))
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var b = new QuantizedInference { Model = model, Threads = threads };
+            b.Setup();
+            foreach (var (name, run) in new (string, Action)[] { ("EdgeCompileFp32", b.EdgeCompileFp32), ("EdgeCompileInt8", b.EdgeCompileInt8) })
+            {
+                for (int i = 0; i < Warm; i++) run();
+                long before = GC.GetAllocatedBytesForCurrentThread(), beforeAll = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < Calls; i++) run();
+                long bytes = GC.GetAllocatedBytesForCurrentThread() - before, all = GC.GetTotalAllocatedBytes(precise: true) - beforeAll;
+                Console.WriteLine($"{model,-10} sequence {ModelCatalog.Get(model).QuantizedSequence,3} threads {threads} {name,-21} {bytes / (double)Calls,8:F1} B/call on this thread, "
+                    + $"{all / (double)Calls,8:F1} B/call in the process ({Calls} calls after {Warm} warm-up)");
+                if (name == "EdgeCompileInt8" && bytes != 0)
+                {
+                    Console.WriteLine($"--alloc-check: {model} threads {threads}: EdgeCompile INT8 allocates {bytes / (double)Calls:F1} B per call; it must allocate nothing");
+                    ok = false;
+                }
+            }
+            b.Cleanup();
+        }
+        return ok;
     }
 }

@@ -31,7 +31,7 @@ public static class Codes
     public const string HalfOutOfRange = "EC3007";
     /// <summary>(info) Mixed precision chose per layer from weight statistics only (no calibration set was used).</summary>
     public const string MixedWithoutCalibration = "EC3008";
-    /// <summary>A quantization option this compiler cannot carry out yet (static activation scales before the calibration pass).</summary>
+    /// <summary>A quantization option that needs what the build does not have (static activation scales without a calibration set; a model without float outputs to measure).</summary>
     public const string QuantizationUnavailable = "EC3009";
 
     // ---- calibration (build-time quantization, docs/quantization.md): EC2101..EC2111 ----------------------------

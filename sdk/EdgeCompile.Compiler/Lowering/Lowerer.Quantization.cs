@@ -58,9 +58,8 @@ public sealed partial class Lowerer
                 var q = choice.Int4Values is { } values && choice.Int4Scales is { } given
                     ? new Int4Blocks(values, given, Quantizer.Int4Block)
                     : Quantizer.Int4PerColumnBlocks(w.Real!, k, n);
-                int blocks = (k + Quantizer.Int4Block - 1) / Quantizer.Int4Block;
-                var packed = Weight(KernelLayouts.Int4Panels(q.Values, k, n, panel));
-                var scales = Weight(KernelLayouts.Int4PanelScales(q.Scales, blocks, n, panel));
+                var (packedValues, packedScales) = KernelLayouts.Int4Panels(q.Values, q.Scales, k, n, panel, q.Block);
+                var (packed, scales) = (Weight(packedValues), Weight(packedScales));
                 EmitShaped("DenseInt4", DenseBlockShape(k, n, panel, Quantizer.Int4Block), new[] { x, packed, scales, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
                 Record(layer, Precision.Int4, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt4PerColumnBlocks(q, k, n)), before, packed, scales);
                 AddDenseReference(origin => DenseWeightReplacements.Int4(origin, k, n, q.Values, q.Scales, q.Block));
@@ -98,8 +97,8 @@ public sealed partial class Lowerer
             case Precision.Int8:
             {
                 var q = Quantizer.Int8PerRow(table.Real, rows, columns);
-                var t = Weight(KernelLayouts.Int8Rows(q.Values, rows, columns));
-                var scales = Weight(KernelLayouts.Vector(ElementType.Float32, q.Scales));
+                var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+                var (t, scales) = (Weight(data8), Weight(scales8));
                 Emit("GatherInt8Rows", new[] { t, scales, indices }, new[] { y }, shape);
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
                 AddTableReference(data, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null));
@@ -108,8 +107,8 @@ public sealed partial class Lowerer
             case Precision.Int4:
             {
                 var q = Quantizer.Int4PerRowBlocks(table.Real, rows, columns);
-                var t = Weight(KernelLayouts.Int4Rows(q.Values));
-                var scales = Weight(KernelLayouts.Vector(q.Scales));
+                var (data4, scales4) = KernelLayouts.Int4Rows(q.Values, q.Scales, rows, columns, q.Block);
+                var (t, scales) = (Weight(data4), Weight(scales4));
                 Emit("GatherInt4Rows", new[] { t, scales, indices }, new[] { y }, shape.Append(P("block", q.Block)));
                 Record(layer, Precision.Int4, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt4PerRowBlocks(q, rows, columns)), before, t, scales);
                 AddTableReference(data, name => new Int4WeightReplacement(name, q.Values, Array.ConvertAll(q.Scales, h => (float)h), Axis: 1, BlockSize: q.Block));

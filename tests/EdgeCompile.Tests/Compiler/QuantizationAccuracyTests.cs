@@ -33,13 +33,6 @@ public sealed class QuantizationAccuracyTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void Quantized_accuracy_stays_within_the_allowed_loss_of_fp32(string family, QuantizeMode mode)
     {
-        // Until the quantized kernels are in the runtime (branches q8kern, qkern), the generated code cannot compile.
-        var kernels = typeof(EdgeCompile.Runtime.Kernels).GetMethods().Select(m => m.Name).ToHashSet();
-        if (!new[] { "DenseInt8", "DenseHalf", "DenseInt4", "GatherInt8Rows", "GatherInt4Rows", "GatherHalfRows" }.All(kernels.Contains))
-        {
-            output.WriteLine("NOT RUN: the runtime has no quantized kernels yet");
-            return;
-        }
         var set = FixtureTestSet.Load(family);
         string model = Path.Combine(Repository.Fixture(family), "model.onnx"), shapes = set.IsText ? "batch=8;sequence=64" : "batch=8";
         using var fp32 = CompiledFixture.Compile(model, shapes);

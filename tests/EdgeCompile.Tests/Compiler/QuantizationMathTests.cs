@@ -88,17 +88,15 @@ public sealed class QuantizationMathTests
     [Fact]
     public void Int8_quad_panels_interleave_four_k_per_column()
     {
-        // K = 5, N = 3, panel 2: Kq = 8, two panels of 8·2 bytes; q[k,n] = 10k + n.
+        // K = 5, N = 3, panel 16 (the packer takes the profiles' widths only): Kq = 8, one panel of 8·16 bytes; q[k,n] = 10k + n.
         var q = new sbyte[15];
         for (int k = 0; k < 5; k++) for (int n = 0; n < 3; n++) q[k * 3 + n] = (sbyte)(10 * k + n);
-        var packed = KernelLayouts.Int8QuadPanels(q, 5, 3, 2);
-        long[] expected =
-        {
-            // panel 0, group 0: column 0 (k 0..3), column 1 (k 0..3); group 1: k 4 and zeros
-            0, 10, 20, 30, 1, 11, 21, 31, 40, 0, 0, 0, 41, 0, 0, 0,
-            // panel 1: column 2, then the padding column 3
-            2, 12, 22, 32, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0,
-        };
+        var packed = KernelLayouts.Int8QuadPanels(q, 5, 3, 16);
+        var expected = new long[128];
+        // group 0 (k 0..3): four bytes per column, columns 0, 1, 2 side by side; columns 3..15 are padding
+        new long[] { 0, 10, 20, 30, 1, 11, 21, 31, 2, 12, 22, 32 }.CopyTo(expected, 0);
+        // group 1 (k 4, then the padding k 5..7) starts at 4·16 = 64
+        new long[] { 40, 0, 0, 0, 41, 0, 0, 0, 42 }.CopyTo(expected, 64);
         Assert.Equal(expected, packed.Integer);
         Assert.Equal(new long[] { 0 + 10 + 20 + 30 + 40, 1 + 11 + 21 + 31 + 41, 2 + 12 + 22 + 32 + 42 }, KernelLayouts.ColumnSums(q, 5, 3).Integer);
     }
@@ -107,7 +105,7 @@ public sealed class QuantizationMathTests
     public void Int4_values_are_two_per_byte_low_nibble_first()
     {
         // 1 | -1 → 0xF1, 7 | -8 → 0x87, 3 alone → 0x03.
-        Assert.Equal(new long[] { 0xF1, 0x87, 0x03 }, KernelLayouts.Int4Rows(new sbyte[] { 1, -1, 7, -8, 3 }).Integer);
+        Assert.Equal(new long[] { 0xF1, 0x87, 0x03 }, KernelLayouts.Int4Rows(new sbyte[] { 1, -1, 7, -8, 3 }, new[] { (Half)1 }, 1, 5, 32).Data.Integer);
     }
 
     [Fact]
@@ -116,9 +114,9 @@ public sealed class QuantizationMathTests
         // K = 2, N = 3, panel 2: float-panel order is (p0: k0 c0, k0 c1, k1 c0, k1 c1), (p1: k0 c2, k0 pad, k1 c2, k1 pad).
         sbyte[] q = { 1, 2, 3, 4, 5, 6 };   // [[1,2,3],[4,5,6]]
         // elements 1,2,4,5, 3,0,6,0 → bytes 0x21, 0x54, 0x03, 0x06
-        Assert.Equal(new long[] { 0x21, 0x54, 0x03, 0x06 }, KernelLayouts.Int4Panels(q, 2, 3, 2).Integer);
         // one block, scales (1.5, 2.5, 3.5) → panel 0 (1.5, 2.5), panel 1 (3.5, 0)
-        var scales = KernelLayouts.Int4PanelScales(new[] { (Half)1.5, (Half)2.5, (Half)3.5 }, 1, 3, 2);
+        var (weights, scales) = KernelLayouts.Int4Panels(q, new[] { (Half)1.5, (Half)2.5, (Half)3.5 }, 2, 3, 2, 32);
+        Assert.Equal(new long[] { 0x21, 0x54, 0x03, 0x06 }, weights.Integer);
         Assert.Equal(new[] { 1.5, 2.5, 3.5, 0 }, scales.Real);
     }
 

@@ -38,17 +38,7 @@ public sealed class QuantizationReferenceTests(ITestOutputHelper output) : IDisp
         string reference = Path.Combine(_dir, "reference.onnx"), model = Path.Combine(Repository.Fixture(family), "model.onnx");
         string shapes = set.IsText ? "batch=8;sequence=64" : "batch=8";
         var quantize = new QuantizeOptions { Mode = mode, QuantizedOnnxPath = reference };
-        // Until the quantized kernels are in the runtime (branches q8kern, qkern) the generated code cannot compile:
-        // then only the reference file is checked (written, and run by ONNX Runtime).
-        var kernels = typeof(EdgeCompile.Runtime.Kernels).GetMethods().Select(m => m.Name).ToHashSet();
-        bool canRun = new[] { "DenseInt8", "DenseHalf", "DenseInt4", "GatherInt8Rows", "GatherInt4Rows", "GatherHalfRows" }.All(kernels.Contains);
-        using var f = canRun ? CompiledFixture.Compile(model, shapes, quantize: quantize) : null;
-        if (!canRun)
-        {
-            var result = EdgeCompile.Compiler.ModelCompiler.Compile(new EdgeCompile.Compiler.CompileRequest(model, "M", "N", shapes, "portable",
-                Path.Combine(_dir, "m.edgeplan"), Path.Combine(_dir, "m.edgeweights"), "N.M.edgeweights", Quantize: quantize));
-            Assert.True(result.Success, string.Join("\n", result.Messages));
-        }
+        using var f = CompiledFixture.Compile(model, shapes, quantize: quantize);
         Assert.True(File.Exists(reference), "the reference ONNX file should be written");
 
         using var options = new SessionOptions { IntraOpNumThreads = 1 };
@@ -69,16 +59,10 @@ public sealed class QuantizationReferenceTests(ITestOutputHelper output) : IDisp
             using var results = session.Run(values);
             var expected = results.First(r => r.Name == "logits").AsEnumerable<float>().ToArray();
             Assert.Equal(8 * classes, expected.Length);
-            if (!canRun) continue;
             var actual = new float[8 * classes];
-            f!.Model.Run(set.IsText ? new[] { 8, inputs[0].Shape[1] } : new[] { 8 }, inputs.Select(i => i.Values).ToArray(), new Array[] { actual });
+            f.Model.Run(set.IsText ? new[] { 8, inputs[0].Shape[1] } : new[] { 8 }, inputs.Select(i => i.Values).ToArray(), new Array[] { actual });
             for (int i = 0; i < actual.Length; i++) worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]));
             for (int b = 0; b < 8; b++) agree += ArgMax(actual, b, classes) == ArgMax(expected, b, classes) ? 1 : 0;
-        }
-        if (!canRun)
-        {
-            output.WriteLine($"{family} {mode}: reference file runs in ONNX Runtime; generated code NOT RUN (no quantized kernels in the runtime yet)");
-            return;
         }
         output.WriteLine($"{family} {mode}: max |logit − reference logit| {worst:E2}, top class agrees on {agree}/{count}");
         Assert.True(worst <= Tolerance(mode), $"max |logit diff| {worst:E3} > {Tolerance(mode)}");

@@ -67,7 +67,7 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
         {
             var (type, shape, storage) = int8.Plan.Tensor(op.In[0]);
             Assert.Equal(("i8", "weight"), (type, storage));
-            Assert.Equal($"[{op.Params["axisLength"]},{op.Params["inner"]}]", shape);
+            Assert.Equal($"[{long.Parse(op.Params["axisLength"]) * long.Parse(op.Params["inner"])}]", shape);
             Assert.Equal(("f32", $"[{op.Params["axisLength"]}]", "weight"), int8.Plan.Tensor(op.In[1]));
         }
     }
@@ -200,12 +200,13 @@ public sealed class QuantizationTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Static_activation_scales_are_refused_until_the_calibration_pass_exists()
+    public void Static_activation_scales_need_a_calibration_set_with_samples()
     {
-        var result = ModelCompiler.Compile(new CompileRequest(Path.Combine(Repository.Fixture("vit"), "model.onnx"), "M", "N", "batch=1", "portable",
+        CompileResult Compile(string? calibration) => ModelCompiler.Compile(new CompileRequest(Path.Combine(Repository.Fixture("vit"), "model.onnx"), "M", "N", "batch=1", "portable",
             Path.Combine(_dir, "m.edgeplan"), Path.Combine(_dir, "m.edgeweights"), "N.M.edgeweights",
-            Quantize: new QuantizeOptions { Mode = QuantizeMode.Int8, ActivationScales = ActivationScaleMode.MinMax, CalibrationDirectory = _dir }));
-        Assert.Equal("EC3009", Assert.Single(result.Messages, m => m.Severity == Severity.Error).Code);
+            Quantize: new QuantizeOptions { Mode = QuantizeMode.Int8, ActivationScales = ActivationScaleMode.MinMax, CalibrationDirectory = calibration }));
+        Assert.Equal("EC3009", Assert.Single(Compile(null).Messages, m => m.Severity == Severity.Error).Code);
+        Assert.Equal("EC2102", Assert.Single(Compile(_dir).Messages, m => m.Severity == Severity.Error).Code); // a folder without .npy files
         Assert.False(File.Exists(Path.Combine(_dir, "m.edgeplan")));
     }
 
