@@ -20,27 +20,46 @@ namespace EdgeCompile.PathRunner;
 /// <code>
 /// EdgeCompile.PathRunner &lt;fixture folder, or a folder of them (tests/fixtures)&gt; &lt;output folder&gt;
 /// </code>
+/// Besides the six FP32 fixture models, quantized builds of bert and vit (<c>bert.int8</c>, <c>bert.fp16</c>, ...).
 /// Output: &lt;family&gt;.batched.txt and &lt;family&gt;.single.txt (see <see cref="RunMode"/>, <see cref="LogitsFile"/>)
-/// and report.txt, <c>key=value</c> lines: the CPU features, the profile of each class, seconds per model.
+/// and report.txt, <c>key=value</c> lines: the CPU features, the DenseInt8 path, the profile of each class, seconds per model.
 /// </summary>
 public static class Program
 {
     private delegate void RunCall(IDisposable model, FixtureSamples samples, Call call, float[] logits);
 
-    private sealed record Family(string Name, Type Class, ModelInfo Info, RunCall Run);
+    /// <summary>A generated class: <see cref="Name"/> is the fixture folder for FP32 builds, <c>&lt;fixture&gt;.&lt;mode&gt;</c>
+    /// (int8, fp16, int4) for the quantized builds of the same ONNX file (EdgeCompile.PathRunner.csproj).</summary>
+    private sealed record Family(string Name, string Fixture, Type Class, ModelInfo Info, RunCall Run);
 
     private static readonly Family[] Families =
     {
-        new("bert", typeof(BertClassifier), BertClassifier.Info, static (m, s, c, y) => ((BertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
+        new("bert", "bert", typeof(BertClassifier), BertClassifier.Info, static (m, s, c, y) => ((BertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
             inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
-        new("distilbert", typeof(DistilBertClassifier), DistilBertClassifier.Info, static (m, s, c, y) => ((DistilBertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
+        new("distilbert", "distilbert", typeof(DistilBertClassifier), DistilBertClassifier.Info, static (m, s, c, y) => ((DistilBertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
             inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), logits: y)),
-        new("mobilebert", typeof(MobileBertClassifier), MobileBertClassifier.Info, static (m, s, c, y) => ((MobileBertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
+        new("mobilebert", "mobilebert", typeof(MobileBertClassifier), MobileBertClassifier.Info, static (m, s, c, y) => ((MobileBertClassifier)m).Run(batch: c.Batch, sequence: c.Sequence,
             inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
-        new("vit", typeof(VitClassifier), VitClassifier.Info, static (m, s, c, y) => ((VitClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
-        new("mobilevit", typeof(MobileVitClassifier), MobileVitClassifier.Info, static (m, s, c, y) => ((MobileVitClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
-        new("efficientformer", typeof(EfficientFormerClassifier), EfficientFormerClassifier.Info, static (m, s, c, y) => ((EfficientFormerClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("vit", "vit", typeof(VitClassifier), VitClassifier.Info, static (m, s, c, y) => ((VitClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilevit", "mobilevit", typeof(MobileVitClassifier), MobileVitClassifier.Info, static (m, s, c, y) => ((MobileVitClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("efficientformer", "efficientformer", typeof(EfficientFormerClassifier), EfficientFormerClassifier.Info, static (m, s, c, y) => ((EfficientFormerClassifier)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("bert.int8", "bert", typeof(BertInt8), BertInt8.Info, static (m, s, c, y) => ((BertInt8)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("bert.fp16", "bert", typeof(BertFp16), BertFp16.Info, static (m, s, c, y) => ((BertFp16)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("bert.int4", "bert", typeof(BertInt4), BertInt4.Info, static (m, s, c, y) => ((BertInt4)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("vit.int8", "vit", typeof(VitInt8), VitInt8.Info, static (m, s, c, y) => ((VitInt8)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("vit.fp16", "vit", typeof(VitFp16), VitFp16.Info, static (m, s, c, y) => ((VitFp16)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("vit.int4", "vit", typeof(VitInt4), VitInt4.Info, static (m, s, c, y) => ((VitInt4)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
     };
+
+    /// <summary>Which classes run: <c>EDGECOMPILE_PATHRUNNER_MODELS</c>, a comma-separated list of family names (e.g.
+    /// <c>bert.int8,vit.int8</c> for a path that differs only in the INT8 kernel); default all of them.</summary>
+    private static readonly HashSet<string>? Only =
+        Environment.GetEnvironmentVariable("EDGECOMPILE_PATHRUNNER_MODELS") is { Length: > 0 } only
+            ? only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
+            : null;
 
     /// <summary>The thread count each model is created with: <c>EDGECOMPILE_PATHRUNNER_THREADS</c>, default 1.</summary>
     private static readonly int Threads =
@@ -68,34 +87,49 @@ public static class Program
         }
         Directory.CreateDirectory(output);
 
-        var report = new List<string>(Cpu()) { "threads=" + Threads.ToString(CultureInfo.InvariantCulture) };
+        var report = new List<string>(Cpu())
+        {
+            "threads=" + Threads.ToString(CultureInfo.InvariantCulture),
+            // The integer micro-kernel DenseInt8 takes here, for the panel width of this build's profile (16; 32 on x64-avx512).
+            "DenseInt8Path=" + Kernels.DenseInt8Path(BertClassifier.Info.Profile == "x64-avx512" ? 32 : 16),
+        };
+        if (Only is not null && Only.FirstOrDefault(o => Families.All(f => f.Name != o)) is { } unknown)
+        {
+            Console.Error.WriteLine($"EDGECOMPILE_PATHRUNNER_MODELS: no class '{unknown}' (known: {string.Join(", ", Families.Select(f => f.Name))})");
+            return 2;
+        }
         foreach (string folder in folders)
         {
             string name = Path.GetFileName(folder);
-            var family = Families.SingleOrDefault(f => f.Name == name);
-            if (family is null)
+            var families = Families.Where(f => f.Fixture == name).ToList();
+            if (families.Count == 0)
             {
-                Console.Error.WriteLine($"{folder}: no generated class for fixture '{name}' (known: {string.Join(", ", Families.Select(f => f.Name))})");
+                Console.Error.WriteLine($"{folder}: no generated class for fixture '{name}' (known: {string.Join(", ", Families.Select(f => f.Fixture).Distinct())})");
                 return 2;
             }
+            families.RemoveAll(f => Only is not null && !Only.Contains(f.Name));
+            if (families.Count == 0) continue;
             var samples = FixtureSamples.Load(folder);
-            var clock = Stopwatch.StartNew();
-            using (var model = Create(family))
+            foreach (var family in families)
             {
-                foreach (var mode in Enum.GetValues<RunMode>())
+                var clock = Stopwatch.StartNew();
+                using (var model = Create(family))
                 {
-                    var logits = new float[samples.Count * samples.Classes];
-                    foreach (var call in samples.Calls(mode))
+                    foreach (var mode in Enum.GetValues<RunMode>())
                     {
-                        var y = new float[call.Batch * samples.Classes];
-                        family.Run(model, samples, call, y);
-                        y.CopyTo(logits, call.Start * samples.Classes);
+                        var logits = new float[samples.Count * samples.Classes];
+                        foreach (var call in samples.Calls(mode))
+                        {
+                            var y = new float[call.Batch * samples.Classes];
+                            family.Run(model, samples, call, y);
+                            y.CopyTo(logits, call.Start * samples.Classes);
+                        }
+                        LogitsFile.Write(Path.Combine(output, LogitsFile.Name(family.Name, mode)), logits, samples.Classes);
                     }
-                    LogitsFile.Write(Path.Combine(output, LogitsFile.Name(name, mode)), logits, samples.Classes);
                 }
+                report.Add($"profile.{family.Name}={family.Info.Profile}");
+                report.Add($"seconds.{family.Name}={clock.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)}");
             }
-            report.Add($"profile.{name}={family.Info.Profile}");
-            report.Add($"seconds.{name}={clock.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)}");
         }
         File.WriteAllLines(Path.Combine(output, "report.txt"), report);
         foreach (string line in report) Console.WriteLine(line);
