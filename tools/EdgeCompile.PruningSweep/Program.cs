@@ -1,0 +1,141 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using EdgeCompile.Compiler.Pruning;
+using EdgeCompile.Compiler.Quantization;
+using EdgeCompile.PruningSweep;
+
+// The pruning sweep of issue 5: accuracy and bytes of every fixture across Prune × PruneMode × Quantize.
+var fixturesOption = new Option<string[]>("--fixtures")
+{
+    Description = "Fixture families to sweep (folders of tests/fixtures); default: every folder with model.onnx, meta.json and test/.",
+    AllowMultipleArgumentsPerToken = true,
+};
+var pruneOption = new Option<double[]>("--prune")
+{
+    Description = "Prune fractions; 0 is the unpruned model, built once per Quantize.",
+    AllowMultipleArgumentsPerToken = true,
+    DefaultValueFactory = _ => new[] { 0, 0.2, 0.4, 0.6 },
+};
+var modeOption = new Option<PruneMode[]>("--modes")
+{
+    Description = "PruneMode values; a mode the compiler does not have yet (EC2201) becomes an n/a row.",
+    AllowMultipleArgumentsPerToken = true,
+    DefaultValueFactory = _ => Enum.GetValues<PruneMode>(),
+};
+var quantizeOption = new Option<QuantizeMode[]>("--quantize")
+{
+    Description = "Quantize values; every quantized build gets the fixture's calibration set.",
+    AllowMultipleArgumentsPerToken = true,
+    DefaultValueFactory = _ => new[] { QuantizeMode.None, QuantizeMode.Int8, QuantizeMode.Mixed, QuantizeMode.Int4 },
+};
+var outputOption = new Option<string>("--output")
+{
+    Description = "Where to write pruning-sweep.md and pruning-sweep.csv; default: artifacts/ of the repository.",
+};
+var root = new RootCommand("Compiles every fixture model across a pruning × quantization grid, runs its test set with the build's plan interpreter, and writes accuracy and weight bytes (README, \"Pruning\").")
+{
+    fixturesOption, pruneOption, modeOption, quantizeOption, outputOption,
+};
+root.SetAction(parse =>
+{
+    string repository = RepositoryRoot();
+    string fixturesRoot = Path.Combine(repository, "tests", "fixtures");
+    var families = parse.GetValue(fixturesOption) is { Length: > 0 } chosen ? chosen : FixtureData.Discover(fixturesRoot).ToArray();
+    var unknown = families.Where(f => !Directory.Exists(Path.Combine(fixturesRoot, f))).ToArray();
+    if (unknown.Length > 0)
+    {
+        Console.Error.WriteLine($"no fixture folder {string.Join(", ", unknown)} in {fixturesRoot}; the folders are: {string.Join(", ", FixtureData.Discover(fixturesRoot))}.");
+        return 2;
+    }
+    var fractions = parse.GetValue(pruneOption)!;
+    foreach (var fraction in fractions.Where(f => !(f >= 0 && f <= PruneOptions.MaxFraction)))
+    {
+        Console.Error.WriteLine($"--prune {fraction.ToString(CultureInfo.InvariantCulture)} is outside [0, {PruneOptions.MaxFraction}]: it is the fraction of prunable weights to remove.");
+        return 2;
+    }
+    var grid = Grid(fractions, parse.GetValue(modeOption)!, parse.GetValue(quantizeOption)!);
+    string output = parse.GetValue(outputOption) ?? Path.Combine(repository, "artifacts");
+    Directory.CreateDirectory(output);
+
+    var results = new List<SweepResult>();
+    var total = Stopwatch.StartNew();
+    foreach (var family in families)
+    {
+        var fixture = FixtureData.Load(fixturesRoot, family);
+        double ort = SweepRunner.OnnxRuntimeAccuracy(fixture);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{family}: ONNX Runtime FP32 {100 * ort:0.0} %, model.onnx {fixture.OnnxBytes:N0} bytes, {fixture.Count} test samples"));
+        foreach (var config in grid)
+        {
+            var r = SweepRunner.Run(fixture, config, ort);
+            results.Add(r);
+            Console.WriteLine(r.Ok
+                ? string.Create(CultureInfo.InvariantCulture, $"  {config}: {100 * r.Accuracy:0.0} % ({r.PointsVsOrt:+0.0;-0.0;0.0} pt), {r.WeightBytes:N0} B = {r.RatioToOnnx:0.00}x smaller{(r.MeetsHeadline ? " [8x, <=2 pt]" : "")} (build {r.CompileSeconds:0.0} s, test set {r.RunSeconds:0.0} s)")
+                : $"  {config}: {r.Status} {r.Note}");
+        }
+        // Written after every fixture, so an interrupted sweep still leaves what it measured.
+        Write(output, results, families, total.Elapsed);
+    }
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Count} configurations in {total.Elapsed.TotalMinutes:0.0} min; wrote {Path.Combine(output, "pruning-sweep.md")} and .csv"));
+    return results.Any(r => r.Status == "error") ? 1 : 0;
+});
+return root.Parse(args).Invoke();
+
+// Prune 0 does not depend on the mode: it is built once per Quantize (mode "none"), first.
+static List<SweepConfiguration> Grid(double[] fractions, PruneMode[] modes, QuantizeMode[] quantize)
+{
+    var grid = new List<SweepConfiguration>();
+    if (fractions.Contains(0))
+        grid.AddRange(quantize.Select(q => new SweepConfiguration(0, null, q)));
+    foreach (var mode in modes)
+        foreach (var q in quantize)
+            foreach (var f in fractions.Where(f => f > 0).Order())
+                grid.Add(new SweepConfiguration(f, mode, q));
+    return grid;
+}
+
+static void Write(string output, List<SweepResult> results, string[] families, TimeSpan elapsed)
+{
+    SweepTable.WriteCsv(Path.Combine(output, "pruning-sweep.csv"), results);
+    var header = new[]
+    {
+        "# Pruning sweep",
+        "",
+        $"`dotnet run -c Release --project tools/EdgeCompile.PruningSweep` at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, commit {Commit()}, "
+            + string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessorCount} cores, load average {LoadAverage()}; {results.Count} configurations of {families.Length} fixtures in {elapsed.TotalMinutes:0.0} min."),
+        "Every configuration is compiled by `ModelCompiler` with the fixture's calibration set (64 training samples) for pruning and quantization, "
+            + "and its test set is run by the build's plan interpreter (the runtime's kernels). Accuracy is against the test labels; "
+            + "the reference is ONNX Runtime on the FP32 file; bytes are the plan's weights blob, compared with the FP32 `model.onnx`.",
+    };
+    SweepTable.WriteMarkdown(Path.Combine(output, "pruning-sweep.md"), results, header);
+}
+
+static string RepositoryRoot()
+{
+    foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "EdgeCompile.sln"))) return dir.FullName;
+    throw new InvalidOperationException("cannot find EdgeCompile.sln above the current folder or " + AppContext.BaseDirectory);
+}
+
+static string Commit()
+{
+    try
+    {
+        using var git = Process.Start(new ProcessStartInfo("git", "rev-parse --short HEAD") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string sha = git.StandardOutput.ReadToEnd().Trim();
+        git.WaitForExit();
+        return git.ExitCode == 0 ? sha : "unknown";
+    }
+    catch (System.ComponentModel.Win32Exception)
+    {
+        return "unknown";
+    }
+}
+
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
