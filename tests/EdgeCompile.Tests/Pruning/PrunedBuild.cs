@@ -43,7 +43,10 @@ public sealed class PrunedBuild : IDisposable
     public static string Calibration(string family) => Path.Combine(Repository.Fixture(family), "calibration");
 
     /// <param name="fraction">0: no pruning (the unpruned FP32 baseline).</param>
-    public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None)
+    /// <param name="calibratedQuantize">Give quantization the calibration set too (INT4: GPTQ-style rounding; Mixed: the measured
+    /// search); by default only pruning gets it.</param>
+    public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None,
+        bool calibratedQuantize = false)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-prune-").FullName;
         var prune = new PruneOptions
@@ -57,6 +60,7 @@ public sealed class PrunedBuild : IDisposable
         var quantizeOptions = quantize == QuantizeMode.None ? null : new QuantizeOptions
         {
             Mode = quantize,
+            CalibrationDirectory = calibratedQuantize ? Calibration(family) : null,
             QuantizedOnnxPath = Path.Combine(dir, "model.quantized.onnx"),
             ReportPath = Path.Combine(dir, "model.quantization.md"),
         };
