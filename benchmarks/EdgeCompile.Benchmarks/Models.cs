@@ -198,7 +198,7 @@ public static class ModelCatalog
     // The adapters: one per generated class, created with the case's thread count.
 
     /// <summary>A generated class behind <see cref="IEdgeModel"/> through a static (non-capturing, cached) run delegate.</summary>
-    private sealed class Adapter<T>(T model, ModelInfo info, int threads, Action<T, ModelInputs, float[]> run) : IEdgeModel
+    internal sealed class Adapter<T>(T model, ModelInfo info, int threads, Action<T, ModelInputs, float[]> run) : IEdgeModel
         where T : IDisposable
     {
         public int Threads => threads;

@@ -146,7 +146,7 @@ public class QuantizedInference
     }
 
     /// <summary>One ONNX Runtime session on pre-allocated, pinned inputs and outputs (the Run path of <see cref="Inference"/>).</summary>
-    private sealed class OrtRunner : IDisposable
+    internal sealed class OrtRunner : IDisposable
     {
         private readonly InferenceSession session;
         private readonly RunOptions runOptions = new();
