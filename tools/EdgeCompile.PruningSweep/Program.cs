@@ -37,9 +37,14 @@ var outputOption = new Option<string>("--output")
 {
     Description = "Where to write pruning-sweep.md and pruning-sweep.csv; default: artifacts/ of the repository.",
 };
+var nameOption = new Option<string>("--name")
+{
+    Description = "Base name of the two files written (<name>.md, <name>.csv); another name keeps a second run (e.g. more Prune values) beside the main sweep.",
+    DefaultValueFactory = _ => "pruning-sweep",
+};
 var root = new RootCommand("Compiles every fixture model across a pruning × quantization grid, runs its test set with the build's plan interpreter, and writes accuracy and weight bytes (README, \"Pruning\").")
 {
-    fixturesOption, pruneOption, modeOption, quantizeOption, outputOption,
+    fixturesOption, pruneOption, modeOption, quantizeOption, outputOption, nameOption,
 };
 root.SetAction(parse =>
 {
@@ -59,7 +64,7 @@ root.SetAction(parse =>
         return 2;
     }
     var grid = Grid(fractions, parse.GetValue(modeOption)!, parse.GetValue(quantizeOption)!);
-    string output = parse.GetValue(outputOption) ?? Path.Combine(repository, "artifacts");
+    string output = parse.GetValue(outputOption) ?? Path.Combine(repository, "artifacts"), name = parse.GetValue(nameOption)!;
     Directory.CreateDirectory(output);
 
     var results = new List<SweepResult>();
@@ -78,9 +83,9 @@ root.SetAction(parse =>
                 : $"  {config}: {r.Status} {r.Note}");
         }
         // Written after every fixture, so an interrupted sweep still leaves what it measured.
-        Write(output, results, families, total.Elapsed);
+        Write(output, name, results, families, total.Elapsed, args);
     }
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Count} configurations in {total.Elapsed.TotalMinutes:0.0} min; wrote {Path.Combine(output, "pruning-sweep.md")} and .csv"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Count} configurations in {total.Elapsed.TotalMinutes:0.0} min; wrote {Path.Combine(output, name + ".md")} and .csv"));
     return results.Any(r => r.Status == "error") ? 1 : 0;
 });
 return root.Parse(args).Invoke();
@@ -98,20 +103,21 @@ static List<SweepConfiguration> Grid(double[] fractions, PruneMode[] modes, Quan
     return grid;
 }
 
-static void Write(string output, List<SweepResult> results, string[] families, TimeSpan elapsed)
+static void Write(string output, string name, List<SweepResult> results, string[] families, TimeSpan elapsed, IEnumerable<string> arguments)
 {
-    SweepTable.WriteCsv(Path.Combine(output, "pruning-sweep.csv"), results);
+    SweepTable.WriteCsv(Path.Combine(output, name + ".csv"), results);
+    string options = string.Join(" ", arguments);
     var header = new[]
     {
         "# Pruning sweep",
         "",
-        $"`dotnet run -c Release --project tools/EdgeCompile.PruningSweep` at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, commit {Commit()}, "
+        $"`dotnet run -c Release --project tools/EdgeCompile.PruningSweep{(options.Length == 0 ? "" : " -- " + options)}` at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, commit {Commit()}, "
             + string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessorCount} cores, load average {LoadAverage()}; {results.Count} configurations of {families.Length} fixtures in {elapsed.TotalMinutes:0.0} min."),
         "Every configuration is compiled by `ModelCompiler` with the fixture's calibration set (64 training samples) for pruning and quantization, "
             + "and its test set is run by the build's plan interpreter (the runtime's kernels). Accuracy is against the test labels; "
             + "the reference is ONNX Runtime on the FP32 file; bytes are the plan's weights blob, compared with the FP32 `model.onnx`.",
     };
-    SweepTable.WriteMarkdown(Path.Combine(output, "pruning-sweep.md"), results, header);
+    SweepTable.WriteMarkdown(Path.Combine(output, name + ".md"), results, header);
 }
 
 static string RepositoryRoot()

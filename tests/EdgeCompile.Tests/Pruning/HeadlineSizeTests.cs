@@ -19,7 +19,8 @@ namespace EdgeCompile.Tests.Pruning;
 /// 92.0 % against ONNX Runtime's 92.3 %; its weights are mostly the embedding tables and the 24 bottleneck layers'
 /// attention, which this pruning does not touch. Attention-head pruning (in progress) is what could bring it past 8×.
 /// bert and distilbert reach 8× only at Prune 0.9 (each FFN keeps 13 of 128 neurons): with 2 layers, the FFNs are a
-/// small part of the parameters next to the embeddings (0.6 gives 7.74× and 7.69×).
+/// small part of the parameters next to the embeddings (0.6 gives 7.74× and 7.69×). vit reaches it at 0.6 (8.50×,
+/// −0.3 points; 0.75 gives 9.13× at −1.0, 0.9 loses 2.3 points).
 /// </remarks>
 public sealed class HeadlineSizeTests(ITestOutputHelper output)
 {
@@ -28,7 +29,7 @@ public sealed class HeadlineSizeTests(ITestOutputHelper output)
     [Theory]
     [InlineData("bert", 0.9)]
     [InlineData("distilbert", 0.9)]
-    [InlineData("vit", 0.75)]
+    [InlineData("vit", 0.6)]
     public void Pruned_int4_build_is_8x_smaller_than_the_onnx_file_within_2_points(string family, double fraction)
     {
         var set = FixtureTestSet.Load(family);
