@@ -42,14 +42,14 @@ public sealed class PruningReport
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}, parameters {ParametersBefore:N0} → {ParametersAfter:N0}, FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes");
+        if (CalibrationSamples > 0 && Blocks.Count > 0)
+            text.Append(CultureInfo.InvariantCulture, $", worst block error {Blocks.Max(b => b.ErrorDropped ?? 0):0.####} dropped → {Blocks.Max(b => b.ErrorCompensated ?? 0):0.####} compensated");
         if (Attention.Count > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $", {Attention.Count} attention layers, heads {Attention.Sum(a => a.Heads):N0} → {Attention.Sum(a => a.Kept):N0}");
             if (CalibrationSamples > 0)
-                text.Append(CultureInfo.InvariantCulture, $" (worst layer error {Attention.Max(a => a.ErrorDropped ?? 0):0.####} dropped → {Attention.Max(a => a.ErrorCompensated ?? a.ErrorDropped ?? 0):0.####} compensated)");
+                text.Append(CultureInfo.InvariantCulture, $" (worst layer error {Attention.Max(a => a.ErrorDropped ?? 0):0.####} dropped → {Attention.Max(a => (a.Compensated ? a.ErrorCompensated : a.ErrorDropped) ?? 0):0.####} compensated)");
         }
-        if (CalibrationSamples > 0 && Blocks.Count > 0)
-            text.Append(CultureInfo.InvariantCulture, $", worst block error {Blocks.Max(b => b.ErrorDropped ?? 0):0.####} dropped → {Blocks.Max(b => b.ErrorCompensated ?? 0):0.####} compensated");
         return text.ToString();
     }
 

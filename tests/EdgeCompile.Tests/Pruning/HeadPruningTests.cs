@@ -93,6 +93,7 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
         var report = File.ReadAllText(refit.PruningReport);
         output.WriteLine($"{family} prune 0.5: logits relative error on the calibration set (ORT), dropped {errorDropped:0.####}, compensated {errorRefit:0.####}");
         output.WriteLine(report);
+        output.WriteLine(refit.Result.Messages.Single(m => m.Message.Contains("pruned 0.5 structured")).Message);
         Assert.True(errorRefit < errorDropped, $"compensated {errorRefit} ≥ dropped {errorDropped}");
         var rows = report.Split('\n').Where(l => l.Contains($"| {Heads} → 2 |")).ToList();
         Assert.Equal(2, rows.Count);
