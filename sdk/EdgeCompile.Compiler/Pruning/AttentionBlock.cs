@@ -16,8 +16,8 @@ public sealed record HeadColumns(int Slot, Node Projection, int Offset, int Head
 
 /// <summary>
 /// A fused multi-head attention whose heads can be removed: q, k and v each read from a constant-weight Dense with no
-/// activation (one, two or three distinct Dense: BERT's merged q|k|v, MobileBERT's q|k and v, EfficientFormer's
-/// per-head packed q|k|v) whose output nothing else reads, and the attention output, through views only, is the input
+/// activation (one, two or three distinct Dense: BERT's merged q|k|v, MobileBERT's q|k and v; the column arithmetic
+/// also covers EfficientFormer's per-head packed q|k|v, though its per-head biases keep it out) whose output nothing else reads, and the attention output, through views only, is the input
 /// of the output projection, a constant-weight Dense with <c>Heads·ValueDim</c> rows.
 /// <para>
 /// Head h is then columns <see cref="HeadColumns.Of"/> of the projections and rows <c>[h·ValueDim, (h+1)·ValueDim)</c>
