@@ -68,6 +68,8 @@ public static class Codes
     public const string NothingToPrune = "EC2203";
     /// <summary>The pruned ONNX file cannot be written: a pruned weight is not an ONNX initializer of its own.</summary>
     public const string PrunedOnnxUnavailable = "EC2204";
+    /// <summary>(info) An attention layer keeps all its heads under Structured pruning (its layout is not one heads can be removed from).</summary>
+    public const string AttentionHeadsKept = "EC2205";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

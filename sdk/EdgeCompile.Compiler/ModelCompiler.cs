@@ -156,7 +156,9 @@ public static class ModelCompiler
         }
 
         // Pruning first: it changes the graph's constants, which everything below (quantization included) then sees.
-        pruning = prune.Enabled ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
+        // Heads, then FFN neurons: the FFN blocks are measured on the calibration set with the heads already gone.
+        var heads = prune.Enabled ? AttentionHeadPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
+        pruning = prune.Enabled ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages, heads) : null;
         quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;
         var plan = NewPlan();
         Lowerer.Lower(graph, plan, quantization);

@@ -50,6 +50,11 @@ public sealed class X64PathFactAttribute : FactAttribute
 /// with the FP32 criterion, INT8 with the one at <see cref="Int8MaxDifferentLabels"/>. Paths that differ only in the DenseInt8
 /// micro-kernel (AVX-VNNI off; an ARM CPU without DotProd) run the INT8 models only.
 /// </para>
+/// <para>
+/// And pruned builds of bert and vit (<c>Prune</c> 0.5 Structured with their calibration sets: half the attention heads
+/// and FFN neurons gone, the rest refitted), checked with the FP32 criterion against ONNX Runtime on the pruned ONNX
+/// file their build wrote (<c>&lt;ClassName&gt;.pruned.onnx</c>), not against the unpruned model.
+/// </para>
 /// </summary>
 [Collection("dotnet build")]
 public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
@@ -295,7 +300,7 @@ public sealed record RunnerTarget(string Name, string Rid, bool SelfContained, b
 /// quantized build of one (<c>&lt;fixture&gt;.&lt;mode&gt;</c>, oracle: ONNX Runtime on the build's own
 /// <c>&lt;ClassName&gt;.quantized.onnx</c>, never FP32).
 /// </summary>
-public sealed record PathModel(string Name, FixtureSamples Samples, string? Quantize, string? ClassName)
+public sealed record PathModel(string Name, FixtureSamples Samples, string? Quantize, string? ClassName, bool Pruned = false)
 {
     /// <summary>The quantized EdgeModel items of tests/EdgeCompile.PathRunner/EdgeCompile.PathRunner.csproj.</summary>
     public static readonly (string Fixture, string Quantize, string ClassName)[] Quantized =
@@ -304,10 +309,15 @@ public sealed record PathModel(string Name, FixtureSamples Samples, string? Quan
         ("vit", "Int8", "VitInt8"), ("vit", "Fp16", "VitFp16"), ("vit", "Int4", "VitInt4"),
     };
 
+    /// <summary>The pruned EdgeModel items (Prune 0.5, Structured, the fixture's Calibration, PrunedOnnx) of the runner.</summary>
+    public static readonly (string Fixture, string ClassName)[] PrunedBuilds = { ("bert", "BertPruned"), ("vit", "VitPruned") };
+
     public bool Int8 => Quantize == "Int8";
-    public string Oracle => Quantize is null ? "ONNX Runtime" : "ONNX Runtime on the reference";
+    /// <summary>The plain fixture model, whose oracle is its own model.onnx.</summary>
+    public bool Fp32 => Quantize is null && !Pruned;
+    public string Oracle => Fp32 ? "ONNX Runtime" : Pruned ? "ONNX Runtime on the pruned file" : "ONNX Runtime on the reference";
     public string ReferencePath(PublishedRunner published) =>
-        Quantize is null ? Samples.ModelPath : Path.Combine(published.Directory, "reference", ClassName + ".quantized.onnx");
+        Fp32 ? Samples.ModelPath : Path.Combine(published.Directory, "reference", ClassName + (Pruned ? ".pruned.onnx" : ".quantized.onnx"));
 }
 
 public sealed record PublishedRunner(string Directory, double Seconds, bool Reused);
@@ -338,6 +348,7 @@ public sealed class PathRunnerBuilds : IDisposable
             .Order(StringComparer.Ordinal).Select(FixtureSamples.Load).ToList());
         _models = new(() => Fixtures.Select(f => new PathModel(f.Name, f, null, null))
             .Concat(PathModel.Quantized.Select(q => new PathModel($"{q.Fixture}.{q.Quantize.ToLowerInvariant()}", Fixtures.Single(f => f.Name == q.Fixture), q.Quantize, q.ClassName)))
+            .Concat(PathModel.PrunedBuilds.Select(p => new PathModel($"{p.Fixture}.pruned", Fixtures.Single(f => f.Name == p.Fixture), null, p.ClassName, Pruned: true)))
             .ToList());
     }
 
@@ -345,7 +356,7 @@ public sealed class PathRunnerBuilds : IDisposable
     public static string FixturesDirectory => Path.Combine(ConsumerProject.RepoRoot, "tests", "fixtures");
     public static string Project => Path.Combine(ConsumerProject.RepoRoot, "tests", "EdgeCompile.PathRunner", "EdgeCompile.PathRunner.csproj");
     public IReadOnlyList<FixtureSamples> Fixtures => _fixtures.Value;
-    /// <summary>Every class of the runner: the six FP32 fixture models, then the quantized builds.</summary>
+    /// <summary>Every class of the runner: the six FP32 fixture models, then the quantized and the pruned builds.</summary>
     public IReadOnlyList<PathModel> Models => _models.Value;
 
     public PublishedRunner Publish(RunnerTarget target)
@@ -395,8 +406,8 @@ public sealed class PathRunnerBuilds : IDisposable
     public float[] Reference(PathModel model, PublishedRunner published, RunMode mode)
     {
         string file = model.ReferencePath(published);
-        if (!File.Exists(file)) throw new FileNotFoundException($"the publish has no reference file for {model.Name} (QuantizedOnnx=\"true\" copied to reference/)", file);
-        string key = model.Quantize is null ? model.Name : model.Name + "@" + Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
+        if (!File.Exists(file)) throw new FileNotFoundException($"the publish has no reference file for {model.Name} (QuantizedOnnx or PrunedOnnx=\"true\" copied to reference/)", file);
+        string key = model.Fp32 ? model.Name : model.Name + "@" + Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
         return _references.GetOrAdd((key, mode), _ => new Lazy<float[]>(() => ComputeReference(model.Samples, file, model.Quantize is not null, mode))).Value;
     }
 

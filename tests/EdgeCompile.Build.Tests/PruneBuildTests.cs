@@ -55,9 +55,10 @@ public sealed class PruneBuildTests
         _output.WriteLine("===== first build: " + first);
         Assert.True(first.ExitCode == 0, "first build should succeed\n" + first);
         Assert.Matches(compiled, first.Output);
-        Assert.Matches(new Regex(@"DigitClassifier: pruned 0\.5 structured, 2 FFN blocks, neurons 256 → 128, parameters [\d,]+ → [\d,]+, FP32 weights [\d,]+ → [\d,]+ bytes, worst block error"), first.Output);
+        Assert.Matches(new Regex(@"DigitClassifier: pruned 0\.5 structured, 2 FFN blocks, neurons 256 → 128, parameters [\d,]+ → [\d,]+, FP32 weights [\d,]+ → [\d,]+ bytes, worst block error [\d.]+ dropped → [\d.]+ compensated, 2 attention layers, heads 8 → 4 \(worst layer error"), first.Output);
         string dir = Path.Combine(p.IntermediateDirectory, "edgecompile");
         Assert.Contains("| 128 → 64 |", File.ReadAllText(Path.Combine(dir, "DigitClassifier.pruning.md")));
+        Assert.Contains("| 4 → 2 |", File.ReadAllText(Path.Combine(dir, "DigitClassifier.pruning.md")));
         Assert.True(File.Exists(Path.Combine(dir, "DigitClassifier.pruned.onnx")));
 
         p.WriteProject("""<EdgeModel Include="models/vit.onnx" ClassName="DigitClassifier" MaxShapes="batch=1" Prune="0.25" Calibration="calib" />""");
@@ -66,6 +67,7 @@ public sealed class PruneBuildTests
         Assert.True(second.ExitCode == 0, "second build should succeed\n" + second);
         Assert.Matches(compiled, second.Output);
         Assert.Contains("| 128 → 96 |", File.ReadAllText(Path.Combine(dir, "DigitClassifier.pruning.md")));
+        Assert.Contains("| 4 → 3 |", File.ReadAllText(Path.Combine(dir, "DigitClassifier.pruning.md")));
         Assert.False(File.Exists(Path.Combine(dir, "DigitClassifier.pruned.onnx")), "a pruned ONNX file no longer asked for should be deleted");
     }
 }

@@ -20,7 +20,8 @@ namespace EdgeCompile.PathRunner;
 /// <code>
 /// EdgeCompile.PathRunner &lt;fixture folder, or a folder of them (tests/fixtures)&gt; &lt;output folder&gt;
 /// </code>
-/// Besides the six FP32 fixture models, quantized builds of bert and vit (<c>bert.int8</c>, <c>bert.fp16</c>, ...).
+/// Besides the six FP32 fixture models, quantized builds of bert and vit (<c>bert.int8</c>, <c>bert.fp16</c>, ...) and
+/// pruned ones (<c>bert.pruned</c>, <c>vit.pruned</c>).
 /// Output: &lt;family&gt;.batched.txt and &lt;family&gt;.single.txt (see <see cref="RunMode"/>, <see cref="LogitsFile"/>)
 /// and report.txt, <c>key=value</c> lines: the CPU features, the DenseInt8 path, the profile of each class, seconds per model.
 /// </summary>
@@ -29,7 +30,7 @@ public static class Program
     private delegate void RunCall(IDisposable model, FixtureSamples samples, Call call, float[] logits);
 
     /// <summary>A generated class: <see cref="Name"/> is the fixture folder for FP32 builds, <c>&lt;fixture&gt;.&lt;mode&gt;</c>
-    /// (int8, fp16, int4) for the quantized builds of the same ONNX file (EdgeCompile.PathRunner.csproj).</summary>
+    /// (int8, fp16, int4; pruned) for the quantized and pruned builds of the same ONNX file (EdgeCompile.PathRunner.csproj).</summary>
     private sealed record Family(string Name, string Fixture, Type Class, ModelInfo Info, RunCall Run);
 
     private static readonly Family[] Families =
@@ -52,6 +53,9 @@ public static class Program
         new("vit.int8", "vit", typeof(VitInt8), VitInt8.Info, static (m, s, c, y) => ((VitInt8)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
         new("vit.fp16", "vit", typeof(VitFp16), VitFp16.Info, static (m, s, c, y) => ((VitFp16)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
         new("vit.int4", "vit", typeof(VitInt4), VitInt4.Info, static (m, s, c, y) => ((VitInt4)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("bert.pruned", "bert", typeof(BertPruned), BertPruned.Info, static (m, s, c, y) => ((BertPruned)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("vit.pruned", "vit", typeof(VitPruned), VitPruned.Info, static (m, s, c, y) => ((VitPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
     };
 
     /// <summary>Which classes run: <c>EDGECOMPILE_PATHRUNNER_MODELS</c>, a comma-separated list of family names (e.g.

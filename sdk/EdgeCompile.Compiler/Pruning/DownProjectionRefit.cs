@@ -3,7 +3,8 @@ using System;
 namespace EdgeCompile.Compiler.Pruning;
 
 /// <summary>
-/// Compensation after removing neurons: the down projection's kept rows are refitted by least squares so that the
+/// Compensation after removing neurons or heads: the rows of the layer that reads them (an FFN block's down projection,
+/// an attention's output projection) that stay are refitted by least squares so that the
 /// block's output on the calibration activations matches the unpruned block's,
 /// <c>W' = argmin ‖A_k·W' − A·W‖² + λ‖W'‖² = (A_kᵀA_k + λI)⁻¹ A_kᵀA·W</c>, with <c>A_kᵀA_k</c> and <c>A_kᵀA</c> read from
 /// the Gram matrix <c>G = AᵀA</c>. The bias is unchanged. λ = <see cref="Damping"/> × the mean of diag(A_kᵀA_k): enough

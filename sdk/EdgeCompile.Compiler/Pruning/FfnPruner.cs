@@ -35,18 +35,28 @@ public static class FfnPruner
     }
 
     /// <param name="lowerFp32">Lowers the graph as it is now to a fresh FP32 plan (run on the calibration set, and weighed).</param>
-    public static PruningResult Run(Graph graph, PruneOptions options, Func<Plan> lowerFp32, string modelPath, List<CompilerMessage> messages)
+    /// <param name="heads">What <see cref="AttentionHeadPruner"/> did first, for the one report; null: heads were not pruned.</param>
+    public static PruningResult Run(Graph graph, PruneOptions options, Func<Plan> lowerFp32, string modelPath, List<CompilerMessage> messages, AttentionPruning? heads = null)
     {
         Check(options);
-        var report = new PruningReport(options.Fraction) { ParametersBefore = graph.ParameterCount };
+        var report = new PruningReport(options.Fraction) { ParametersBefore = heads?.ParametersBefore ?? graph.ParameterCount };
+        report.Attention.AddRange(heads?.Layers ?? Array.Empty<PrunedHeads>());
+        report.CalibrationSamples = heads?.CalibrationSamples ?? 0;
         var blocks = FfnBlock.Find(graph);
         var fp32 = lowerFp32();
         WeightPacker.Pack(fp32);
-        report.Fp32BytesBefore = fp32.WeightBytes;
+        report.Fp32BytesBefore = heads?.Fp32BytesBefore ?? fp32.WeightBytes;
+        var initializers = new List<PrunedInitializer>(heads?.Initializers ?? Array.Empty<PrunedInitializer>());
+        if (blocks.Count == 0 && report.Attention.Any(a => a.Kept < a.Heads))
+        {
+            report.ParametersAfter = graph.ParameterCount;
+            report.Fp32BytesAfter = fp32.WeightBytes;
+            return new PruningResult(report, initializers);
+        }
         if (blocks.Count == 0)
         {
             messages.Add(new CompilerMessage(Severity.Warning, Codes.NothingToPrune,
-                "Prune is set, but the model has no FFN block (a Dense with an activation feeding only another Dense) to remove neurons from; it is built unpruned. Remove Prune.", modelPath));
+                "Prune is set, but the model has no FFN block (a Dense with an activation feeding only another Dense) to remove neurons from and no attention layer to remove heads from; it is built unpruned. Remove Prune.", modelPath));
             report.ParametersAfter = report.ParametersBefore;
             report.Fp32BytesAfter = report.Fp32BytesBefore;
             return new PruningResult(report, Array.Empty<PrunedInitializer>());
@@ -60,7 +70,6 @@ public static class FfnPruner
             stats = NeuronStatistics.Collect(fp32, blocks, samples);
         }
 
-        var initializers = new List<PrunedInitializer>();
         long removed = 0;
         foreach (var block in blocks)
         {

@@ -7,8 +7,8 @@ using EdgeCompile.Compiler.Planning;
 namespace EdgeCompile.Compiler.Pruning;
 
 /// <summary>
-/// What the calibration set says about one FFN block's neurons: the activations <c>a</c> (after the up projection's
-/// activation, one row per token) summarised as their Gram matrix <c>G = AᵀA</c>, the sums of <c>|a_j|</c> and
+/// What the calibration set says about the input features of one layer, an FFN block's neurons or an attention's head
+/// outputs: the activations <c>a</c> (one row per token) summarised as their Gram matrix <c>G = AᵀA</c>, the sums of <c>|a_j|</c> and
 /// <c>a_j</c>, and the row count. That is enough for ranking (E|a_j|), the least-squares refit of the down projection
 /// and the block's output error before and after it, without keeping the activations.
 /// </summary>
@@ -56,13 +56,25 @@ public sealed class NeuronStatistics
     }
 
     /// <summary>
-    /// Runs the unpruned FP32 plan on every calibration sample with a tap on each block's up projection, whose output
-    /// (after the fused activation) is the block's neuron activations. Keyed by the up projection's node name.
+    /// Runs the unpruned FP32 plan on every calibration sample with a tap on each block's down projection, whose input
+    /// (the up projection's output after its fused activation) is the block's neuron activations. Keyed by the up
+    /// projection's node name.
     /// </summary>
     public static Dictionary<string, NeuronStatistics> Collect(Plan fp32, IReadOnlyList<FfnBlock> blocks, IEnumerable<CalibrationSample> samples)
     {
-        var stats = blocks.ToDictionary(b => b.Up.Name, b => new NeuronStatistics(b.Neurons), StringComparer.Ordinal);
-        var tap = new PlanTap(op => stats.ContainsKey(op.Node), null, (op, index, values) =>
+        var byDown = CollectInputs(fp32, blocks.Select(b => (b.Down.Name, b.Neurons)), samples);
+        return blocks.ToDictionary(b => b.Up.Name, b => byDown[b.Down.Name], StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The statistics of the input features of Dense layers (by node name, with their input width K): what a layer's
+    /// rows multiply. The FFN down projection's input is the block's neurons; the attention output projection's is
+    /// every head's values side by side. Both prunings rank, refit and measure from these.
+    /// </summary>
+    public static Dictionary<string, NeuronStatistics> CollectInputs(Plan fp32, IEnumerable<(string Layer, int Width)> layers, IEnumerable<CalibrationSample> samples)
+    {
+        var stats = layers.ToDictionary(l => l.Layer, l => new NeuronStatistics(l.Width), StringComparer.Ordinal);
+        var tap = new PlanTap(op => op.Kernel == "Dense" && stats.ContainsKey(op.Node), (op, index, values) =>
         {
             if (index == 0) stats[op.Node].Add(values);
         });

@@ -6,7 +6,10 @@ namespace EdgeCompile.Compiler.Pruning;
 /// <summary>The <c>PruneMode</c> item metadata: which weights pruning removes.</summary>
 public enum PruneMode
 {
-    /// <summary>Whole FFN neurons (columns of the up projection, rows of the down projection): the layers shrink.</summary>
+    /// <summary>
+    /// Whole attention heads (their q/k/v columns and output-projection rows) and whole FFN neurons (columns of the up
+    /// projection, rows of the down projection): the layers shrink.
+    /// </summary>
     Structured,
     /// <summary>2 of every 4 weights (not available yet).</summary>
     NM,
@@ -25,7 +28,7 @@ public sealed record PruneOptions
 
     public static readonly PruneOptions None = new();
 
-    /// <summary>The fraction of each FFN block's neurons to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
+    /// <summary>The fraction of each FFN block's neurons and of each attention's heads to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
     public double Fraction { get; init; }
 
     public PruneMode Mode { get; init; } = PruneMode.Structured;

@@ -8,6 +8,12 @@ namespace EdgeCompile.Compiler.Pruning;
 /// <summary>One FFN block's outcome. Errors are relative output errors of the block on the calibration set (null without one).</summary>
 public sealed record PrunedBlock(string Up, string Down, int Neurons, int Kept, double? ErrorDropped, double? ErrorCompensated, bool Compensated);
 
+/// <summary>
+/// One attention layer's outcome: heads before and after, which stayed, and the output projection's relative error on
+/// the calibration set with the removed heads dropped and after its refit (null without one).
+/// </summary>
+public sealed record PrunedHeads(string Attention, string Output, int Heads, int Kept, IReadOnlyList<int> KeptHeads, double? ErrorDropped, double? ErrorCompensated, bool Compensated);
+
 /// <summary>What pruning did, for the build report (own file, or a section of the quantization report) and one log line.</summary>
 public sealed class PruningReport
 {
@@ -15,6 +21,7 @@ public sealed class PruningReport
 
     public double Fraction { get; }
     public List<PrunedBlock> Blocks { get; } = new();
+    public List<PrunedHeads> Attention { get; } = new();
     public int CalibrationSamples { get; set; }
     public long ParametersBefore { get; set; }
     public long ParametersAfter { get; set; }
@@ -22,7 +29,11 @@ public sealed class PruningReport
     public long Fp32BytesBefore { get; set; }
     public long Fp32BytesAfter { get; set; }
 
-    public string Ranking => CalibrationSamples > 0
+    public string Ranking => (CalibrationSamples > 0
+        ? $"heads ranked by sqrt(E‖o_h·W_o[rows of h]‖²) and their output projection refitted the same way; "
+        : "heads ranked by ‖W_v[:,columns of h]‖_F·‖W_o[rows of h]‖_F; ") + NeuronRankingText;
+
+    private string NeuronRankingText => CalibrationSamples > 0
         ? $"neurons ranked by E|a_j|·‖W_down[j,:]‖₂ on {CalibrationSamples} calibration samples; the down projection refitted by least squares on their activations (damping {DownProjectionRefit.Damping:0.##} × mean diagonal)"
         : "neurons ranked by ‖W_up[:,j]‖₂·‖W_down[j,:]‖₂ (no calibration set: no compensation)";
 
@@ -31,8 +42,14 @@ public sealed class PruningReport
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}, parameters {ParametersBefore:N0} → {ParametersAfter:N0}, FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes");
-        if (CalibrationSamples > 0)
+        if (CalibrationSamples > 0 && Blocks.Count > 0)
             text.Append(CultureInfo.InvariantCulture, $", worst block error {Blocks.Max(b => b.ErrorDropped ?? 0):0.####} dropped → {Blocks.Max(b => b.ErrorCompensated ?? 0):0.####} compensated");
+        if (Attention.Count > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $", {Attention.Count} attention layers, heads {Attention.Sum(a => a.Heads):N0} → {Attention.Sum(a => a.Kept):N0}");
+            if (CalibrationSamples > 0)
+                text.Append(CultureInfo.InvariantCulture, $" (worst layer error {Attention.Max(a => a.ErrorDropped ?? 0):0.####} dropped → {Attention.Max(a => (a.Compensated ? a.ErrorCompensated : a.ErrorDropped) ?? 0):0.####} compensated)");
+        }
         return text.ToString();
     }
 
@@ -41,14 +58,23 @@ public sealed class PruningReport
     {
         var md = new StringBuilder();
         md.AppendLine("## Pruning").AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (FFN neurons); {Ranking}.").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons); {Ranking}.").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Parameters {ParametersBefore:N0} → {ParametersAfter:N0}; FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes.").AppendLine();
+        if (Attention.Count > 0)
+        {
+            md.AppendLine("| attention | output projection | heads | kept | error, dropped | error, compensated |");
+            md.AppendLine("| --- | --- | --- | --- | --- | --- |");
+            foreach (var a in Attention)
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| `{a.Attention}` | `{a.Output}` | {a.Heads} → {a.Kept} | {(a.Kept == a.Heads ? "all" : string.Join(", ", a.KeptHeads))} | {Number(a.ErrorDropped)} | {(a.Compensated || a.ErrorCompensated is null ? Number(a.ErrorCompensated) : Number(a.ErrorCompensated) + " (not used)")} |");
+            md.AppendLine();
+        }
         md.AppendLine("| up projection | down projection | neurons | error, dropped | error, compensated |");
         md.AppendLine("| --- | --- | --- | --- | --- |");
         foreach (var b in Blocks)
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| `{b.Up}` | `{b.Down}` | {b.Neurons} → {b.Kept} | {Number(b.ErrorDropped)} | {(b.Compensated || b.ErrorCompensated is null ? Number(b.ErrorCompensated) : Number(b.ErrorCompensated) + " (not used)")} |");
-        md.AppendLine().AppendLine("Errors: relative output error of the block, ‖Y_pruned − Y‖ / ‖Y‖ over the calibration tokens.");
+        md.AppendLine().AppendLine("Errors: relative output error of the output projection (attention) or of the block (FFN), ‖Y_pruned − Y‖ / ‖Y‖ over the calibration tokens.");
         return md.ToString();
     }
 

@@ -36,13 +36,18 @@ public sealed class StructuredPruningTests(ITestOutputHelper output)
         var after = DenseShapes(pruned.Plan);
         Assert.Equal(before.Keys.Order(), after.Keys.Order());
         int kept = (int)(FfnWidth * (1 - fraction));
-        var changed = before.Where(p => after[p.Key] != p.Value).ToDictionary(p => p.Key, p => (Before: p.Value, After: after[p.Key]));
-        // One up projection (N: 128 → kept) and one down projection (K: 128 → kept) per layer, nothing else.
+        // The FFN layers (the only ones 128 wide; attention heads are pruned too, see HeadPruningTests).
+        var changed = before.Where(p => after[p.Key] != p.Value && (p.Value.K == FfnWidth || p.Value.N == FfnWidth))
+            .ToDictionary(p => p.Key, p => (Before: p.Value, After: after[p.Key]));
+        // One up projection (N: 128 → kept) and one down projection (K: 128 → kept) per layer.
         Assert.Equal(2 * Layers, changed.Count);
         Assert.Equal(Layers, changed.Values.Count(c => c.Before.N == FfnWidth && c.After == (c.Before.K, kept)));
         Assert.Equal(Layers, changed.Values.Count(c => c.Before.K == FfnWidth && c.After == (kept, c.Before.N)));
         Assert.True(pruned.Plan.Parameters < unpruned.Plan.Parameters);
-        Assert.Equal(unpruned.Plan.Parameters - Layers * (FfnWidth - kept) * (64 + 64 + 1), pruned.Plan.Parameters);
+        // Per layer: the FFN's removed neurons, and the removed heads (4 of 16 channels, round(4·(1 − fraction)) kept):
+        // their q, k, v columns with biases and their output-projection rows.
+        int headsRemoved = 4 - (int)Math.Floor(4 * (1 - fraction) + 0.5);
+        Assert.Equal(unpruned.Plan.Parameters - Layers * ((FfnWidth - kept) * (64 + 64 + 1) + headsRemoved * 16 * (3 * (64 + 1) + 64)), pruned.Plan.Parameters);
         Assert.Contains(pruned.Result.Messages, m => m.Message.Contains($"neurons {Layers * FfnWidth:N0} → {Layers * kept:N0}"));
     }
 
