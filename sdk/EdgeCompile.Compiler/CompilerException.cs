@@ -68,6 +68,11 @@ public static class Codes
     public const string NothingToPrune = "EC2203";
     /// <summary>The pruned ONNX file cannot be written: a pruned weight is not an ONNX initializer of its own.</summary>
     public const string PrunedOnnxUnavailable = "EC2204";
+    /// <summary>
+    /// The pruned ONNX file cannot be written for a conv channel group: a conv is missing from the file, or a filter, bias
+    /// or BatchNormalization parameter is not a FLOAT initializer of its own.
+    /// </summary>
+    public const string PrunedConvOnnxUnavailable = "EC2210";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>
