@@ -143,6 +143,116 @@ public sealed class ConvChannelPruningTests(ITestOutputHelper output)
         Assert.DoesNotContain("(not used)", report);
     }
 
+    /// <summary>
+    /// The fixtures' exporter folded every BatchNorm into its conv; models exported otherwise keep it. Here mobilevit's
+    /// first inverted residual gets a BatchNormalization after each of its three convs, with the conv's weights and
+    /// bias rescaled so that the model computes the same function (checked against the original by ONNX Runtime). The
+    /// compiler folds them back; the pruned file must slice the producer's and depthwise conv's BatchNorm parameters and
+    /// write the consumer's refitted weights with its BatchNorm's scale divided out.
+    /// </summary>
+    [Fact]
+    public void Batch_norm_kept_in_the_onnx_file_is_sliced_and_the_refit_unfolded()
+    {
+        var dir = Directory.CreateTempSubdirectory("edgecompile-bn-").FullName;
+        try
+        {
+            var model = EdgeCompile.Compiler.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(FixturePlan.ModelPath("mobilevit")));
+            var group = Groups["mobilevit"][0];
+            var random = new Random(1234);
+            foreach (var conv in new[] { group.Producer, group.Depthwise!, group.Consumer }) SplitOffBatchNorm(model, conv, random);
+            var path = Path.Combine(dir, "model.onnx");
+            File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));
+
+            var set = FixtureTestSet.Load("mobilevit");
+            int count = 64;
+            double same = FixturePlan.MaxAbsDifference(PrunedBuild.OnnxRuntimeLogits(path, set, count), PrunedBuild.OnnxRuntimeLogits(FixturePlan.ModelPath("mobilevit"), set, count));
+            Assert.True(same <= 1e-4, $"the re-parameterised model differs from the fixture by {same:E2}");
+
+            using var build = PrunedBuild.Compile("mobilevit", 0.5, calibrated: true, modelPath: path);
+            var ours = build.InterpretedLogits(set, count);
+            var reference = PrunedBuild.OnnxRuntimeLogits(build.PrunedOnnx, set, count);
+            double worst = FixturePlan.MaxAbsDifference(ours, reference);
+            output.WriteLine($"mobilevit with BatchNormalization kept, prune 0.5 calibrated: max |ours − ORT(pruned)| {worst:E2}");
+            Assert.True(worst <= 1e-4, $"max |logit difference| {worst:E2} > 1e-4");
+            var report = File.ReadAllText(build.PruningReport);
+            Assert.Contains($"`{group.Consumer}` | 32 → 16 | ", report);
+            Assert.DoesNotContain("(not used)", report); // every consumer's refit was written, this one through its BatchNorm
+
+            var pruned = EdgeCompile.Compiler.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(build.PrunedOnnx));
+            foreach (var conv in new[] { group.Producer, group.Depthwise! })
+                foreach (var parameter in new[] { "scale", "bias", "mean", "var" })
+                    Assert.Equal(new long[] { 16 }, pruned.Graph.Initializer.Single(t => t.Name == $"{conv}/bn_{parameter}").Dims.ToArray());
+            // The consumer's BatchNorm is over its 16 outputs, which pruning does not touch.
+            Assert.Equal(new long[] { 16 }, pruned.Graph.Initializer.Single(t => t.Name == $"{group.Consumer}/bn_scale").Dims.ToArray());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A conv the pruned file cannot find under the name the compiler knows it by (an unnamed node: the compiler names
+    /// it itself) stops the build with EC2210 and says what to do, instead of writing a file ONNX Runtime would refuse.
+    /// </summary>
+    [Fact]
+    public void Unnamed_conv_in_a_channel_group_is_a_coded_error_for_the_pruned_onnx()
+    {
+        var dir = Directory.CreateTempSubdirectory("edgecompile-unnamed-").FullName;
+        try
+        {
+            var model = EdgeCompile.Compiler.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(FixturePlan.ModelPath("mobilevit")));
+            model.Graph.Node.Single(n => n.Name == Groups["mobilevit"][0].Depthwise).Name = "";
+            var path = Path.Combine(dir, "model.onnx");
+            File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));
+            var e = Assert.Throws<InvalidOperationException>(() => PrunedBuild.Compile("mobilevit", 0.5, calibrated: false, modelPath: path));
+            output.WriteLine(e.Message);
+            Assert.Contains("error EC2210", e.Message);
+            Assert.Contains("Remove PrunedOnnx", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Conv → BatchNormalization computing what the conv computed: BN(y) = k·(y − mean) + β with k = γ/√(var + ε), so
+    /// the conv's filters become W/k and its bias (b − β)/k + mean.
+    /// </summary>
+    private static void SplitOffBatchNorm(EdgeCompile.Compiler.Onnx.Proto.ModelProto model, string convName, Random random)
+    {
+        var graph = model.Graph;
+        var conv = graph.Node.Single(n => n.Name == convName);
+        int wIndex = graph.Initializer.ToList().FindIndex(t => t.Name == conv.Input[1]), bIndex = graph.Initializer.ToList().FindIndex(t => t.Name == conv.Input[2]);
+        var (wTensor, bTensor) = (graph.Initializer[wIndex], graph.Initializer[bIndex]);
+        var w = EdgeCompile.Compiler.Onnx.OnnxProtos.ReadFloats(wTensor);
+        var b = EdgeCompile.Compiler.Onnx.OnnxProtos.ReadFloats(bTensor);
+        int channels = (int)wTensor.Dims[0], perChannel = w.Length / channels;
+        const float epsilon = 1e-5f;
+        var (gamma, beta, mean, variance) = (new float[channels], new float[channels], new float[channels], new float[channels]);
+        for (int c = 0; c < channels; c++)
+        {
+            gamma[c] = 0.5f + (float)random.NextDouble();
+            variance[c] = 0.5f + (float)random.NextDouble();
+            mean[c] = (float)random.NextDouble() - 0.5f;
+            beta[c] = (float)random.NextDouble() - 0.5f;
+            double k = gamma[c] / Math.Sqrt(variance[c] + epsilon);
+            for (int i = 0; i < perChannel; i++) w[c * perChannel + i] = (float)(w[c * perChannel + i] / k);
+            b[c] = (float)((b[c] - beta[c]) / k + mean[c]);
+        }
+        graph.Initializer[wIndex] = EdgeCompile.Compiler.Onnx.OnnxProtos.Floats(wTensor.Name, wTensor.Dims.ToArray(), w);
+        graph.Initializer[bIndex] = EdgeCompile.Compiler.Onnx.OnnxProtos.Floats(bTensor.Name, bTensor.Dims.ToArray(), b);
+        var names = new[] { "scale", "bias", "mean", "var" }.Select(p => $"{convName}/bn_{p}").ToArray();
+        foreach (var (name, values) in names.Zip(new[] { gamma, beta, mean, variance }))
+            graph.Initializer.Add(EdgeCompile.Compiler.Onnx.OnnxProtos.Floats(name, new long[] { channels }, values));
+        var output = conv.Output[0];
+        conv.Output[0] = output + "_before_bn";
+        var bn = EdgeCompile.Compiler.Onnx.OnnxProtos.Node("BatchNormalization", convName + "/bn", new[] { conv.Output[0] }.Concat(names), new[] { output },
+            new EdgeCompile.Compiler.Onnx.Proto.AttributeProto { Name = "epsilon", Type = EdgeCompile.Compiler.Onnx.Proto.AttributeProto.Types.AttributeType.Float, F = epsilon });
+        graph.Node.Insert(graph.Node.IndexOf(conv) + 1, bn);
+    }
+
     private sealed record ConvShape(long In, long Out, long Groups);
 
     private static Dictionary<string, ConvShape> ConvShapes(Plan plan) =>
