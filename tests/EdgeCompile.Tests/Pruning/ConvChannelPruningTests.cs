@@ -192,6 +192,25 @@ public sealed class ConvChannelPruningTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Pruning then INT8 in one build: the quantized reference file starts from the pruned one (sliced convs, depthwise
+    /// group) and ONNX Runtime on it agrees with the plan to INT8's tolerance (as StructuredPruningTests.Prune_then_int8_composes).
+    /// </summary>
+    [Theory]
+    [InlineData("mobilevit")]
+    [InlineData("efficientformer")]
+    public void Prune_then_int8_reference_has_the_pruned_convs(string family)
+    {
+        using var build = PrunedBuild.Compile(family, 0.25, calibrated: true, quantize: EdgeCompile.Compiler.Quantization.QuantizeMode.Int8);
+        var set = FixtureTestSet.Load(family);
+        var ours = build.InterpretedLogits(set, 32);
+        var reference = PrunedBuild.OnnxRuntimeLogits(build.QuantizedOnnx, set, 32);
+        double worst = FixturePlan.MaxAbsDifference(ours, reference);
+        output.WriteLine($"{family} prune 0.25 + Int8: max |ours − ORT(pruned+quantized reference)| {worst:E2}");
+        Assert.True(worst <= 0.1, $"{worst:E2}");
+        Assert.Contains("Conv channel groups:", File.ReadAllText(build.QuantizationReport));
+    }
+
+    /// <summary>
     /// A conv the pruned file cannot find under the name the compiler knows it by (an unnamed node: the compiler names
     /// it itself) stops the build with EC2210 and says what to do, instead of writing a file ONNX Runtime would refuse.
     /// </summary>
