@@ -64,7 +64,7 @@ public static class Codes
     public const string PruneModeUnavailable = "EC2201";
     /// <summary>Prune is outside [0, 0.9].</summary>
     public const string PruneFractionOutOfRange = "EC2202";
-    /// <summary>(warning) Prune is set but the model has no FFN block (Dense with activation feeding only a Dense) to prune.</summary>
+    /// <summary>(warning) Prune is set but the model has no FFN block (Dense with activation feeding only a Dense) and no conv channel group to prune.</summary>
     public const string NothingToPrune = "EC2203";
     /// <summary>The pruned ONNX file cannot be written: a pruned weight is not an ONNX initializer of its own.</summary>
     public const string PrunedOnnxUnavailable = "EC2204";

@@ -52,7 +52,7 @@ public static class FfnPruner
             // A vision model may have conv channel groups and no FFN block: ConvChannelPruner prunes those.
             if (ConvChannelGroup.Find(graph).Count == 0)
                 messages.Add(new CompilerMessage(Severity.Warning, Codes.NothingToPrune,
-                "Prune is set, but the model has no FFN block (a Dense with an activation feeding only another Dense) to remove neurons from, nor conv channel group (a Conv feeding only a 1×1 Conv, maybe through a depthwise Conv); it is built unpruned. Remove Prune.", modelPath));
+                    "Prune is set, but the model has no FFN block (a Dense with an activation feeding only another Dense) to remove neurons from, nor conv channel group (a Conv feeding only a 1×1 Conv, maybe through a depthwise Conv); it is built unpruned. Remove Prune.", modelPath));
             report.ParametersAfter = report.ParametersBefore;
             report.Fp32BytesAfter = report.Fp32BytesBefore;
             return new PruningResult(report, Array.Empty<PrunedInitializer>());

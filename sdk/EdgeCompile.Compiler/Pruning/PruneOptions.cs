@@ -6,7 +6,7 @@ namespace EdgeCompile.Compiler.Pruning;
 /// <summary>The <c>PruneMode</c> item metadata: which weights pruning removes.</summary>
 public enum PruneMode
 {
-    /// <summary>Whole FFN neurons (columns of the up projection, rows of the down projection): the layers shrink.</summary>
+    /// <summary>Whole FFN neurons (columns of the up projection, rows of the down projection) and conv channels: the layers shrink.</summary>
     Structured,
     /// <summary>2 of every 4 weights (not available yet).</summary>
     NM,
@@ -25,7 +25,7 @@ public sealed record PruneOptions
 
     public static readonly PruneOptions None = new();
 
-    /// <summary>The fraction of each FFN block's neurons to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
+    /// <summary>The fraction of each FFN block's neurons and each conv channel group's channels to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
     public double Fraction { get; init; }
 
     public PruneMode Mode { get; init; } = PruneMode.Structured;
