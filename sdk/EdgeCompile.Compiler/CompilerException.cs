@@ -64,12 +64,17 @@ public static class Codes
     public const string PruneModeUnavailable = "EC2201";
     /// <summary>Prune is outside [0, 0.9].</summary>
     public const string PruneFractionOutOfRange = "EC2202";
-    /// <summary>(warning) Prune is set but the model has no FFN block (Dense with activation feeding only a Dense) to prune.</summary>
+    /// <summary>(warning) Prune is set but the model has no FFN block (Dense with activation feeding only a Dense) and no conv channel group to prune.</summary>
     public const string NothingToPrune = "EC2203";
     /// <summary>The pruned ONNX file cannot be written: a pruned weight is not an ONNX initializer of its own.</summary>
     public const string PrunedOnnxUnavailable = "EC2204";
     /// <summary>(info) An attention layer keeps all its heads under Structured pruning (its layout is not one heads can be removed from).</summary>
     public const string AttentionHeadsKept = "EC2205";
+    /// <summary>
+    /// The pruned ONNX file cannot be written for a conv channel group: a conv is missing from the file, or a filter, bias
+    /// or BatchNormalization parameter is not a FLOAT initializer of its own.
+    /// </summary>
+    public const string PrunedConvOnnxUnavailable = "EC2210";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

@@ -82,11 +82,12 @@ public static class ModelCompiler
             Write(request.WeightsPath, blob);
             messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
             var pruned = pruning?.Initializers ?? Array.Empty<PrunedInitializer>();
+            var convCuts = pruning?.ConvCuts ?? Array.Empty<ConvChannelCut>();
             if (pruning is not null)
             {
                 // The pruning section goes into the quantization report when there is one (one report per build), else its own file.
                 if (quantization is null && request.Prune?.ReportPath is { } pruneReportPath) Write(pruneReportPath, pruning.Report.ToDocument(plan.ClassName, plan.Source));
-                if (request.Prune?.PrunedOnnxPath is { } prunedPath) WriteReferenceOnnx(request.ModelPath, prunedPath, pruned, Array.Empty<WeightReplacement>());
+                if (request.Prune?.PrunedOnnxPath is { } prunedPath) WriteReferenceOnnx(request.ModelPath, prunedPath, pruned, convCuts, Array.Empty<WeightReplacement>());
                 messages.Add(new CompilerMessage(Severity.Info, "", pruning.Report.Summary(plan.ClassName), request.ModelPath));
             }
             if (quantization is not null)
@@ -95,7 +96,7 @@ public static class ModelCompiler
                 if (request.Quantize?.ReportPath is { } reportPath)
                     Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source) + (pruning is null ? "" : "\n" + pruning.Report.ToMarkdown()));
                 // Pruning came first, so the quantized reference starts from the pruned model.
-                if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, pruned, quantization.ReferenceWeights!);
+                if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, pruned, convCuts, quantization.ReferenceWeights!);
                 messages.Add(new CompilerMessage(Severity.Info, "", report.Summary(plan.ClassName), request.ModelPath));
             }
             return new CompileResult(messages, plan);
@@ -159,6 +160,7 @@ public static class ModelCompiler
         // Heads, then FFN neurons: the FFN blocks are measured on the calibration set with the heads already gone.
         var heads = prune.Enabled ? AttentionHeadPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
         pruning = prune.Enabled ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages, heads) : null;
+        if (pruning is not null) pruning = ConvChannelPruner.Run(graph, prune, () => LowerWith(null), pruning);
         quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;
         var plan = NewPlan();
         Lowerer.Lower(graph, plan, quantization);
@@ -202,13 +204,15 @@ public static class ModelCompiler
     /// The original model with the pruned and then the quantized weights in place (docs/quantization.md, "The reference
     /// ONNX file"; README, "Pruning").
     /// </summary>
-    private static void WriteReferenceOnnx(string modelPath, string path, IReadOnlyList<PrunedInitializer> pruned, IReadOnlyList<WeightReplacement> weights)
+    private static void WriteReferenceOnnx(string modelPath, string path, IReadOnlyList<PrunedInitializer> pruned, IReadOnlyList<ConvChannelCut> convCuts,
+        IReadOnlyList<WeightReplacement> weights)
     {
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             var model = OnnxModelFile.Load(modelPath);
             PrunedOnnxWriter.Apply(model, pruned);
+            PrunedConvOnnxWriter.Apply(model, convCuts);
             if (weights.Count > 0) QuantizedOnnxWriter.Apply(model, weights);
             OnnxModelFile.Save(model, path);
         }

@@ -3,8 +3,10 @@ using System;
 namespace EdgeCompile.Compiler.Pruning;
 
 /// <summary>
-/// Compensation after removing neurons or heads: the rows of the layer that reads them (an FFN block's down projection,
-/// an attention's output projection) that stay are refitted by least squares so that the
+/// Compensation after removing units, shared by FFN blocks, attention heads and conv channel groups: the consuming
+/// layer, a Dense <c>[F, output]</c> over the units (the FFN down projection; an attention's output projection; a
+/// group's 1×1 consumer conv, transposed, which is a Dense over the channels at every pixel), is called the down
+/// projection here. Its kept rows are refitted by least squares so that the
 /// block's output on the calibration activations matches the unpruned block's,
 /// <c>W' = argmin ‖A_k·W' − A·W‖² + λ‖W'‖² = (A_kᵀA_k + λI)⁻¹ A_kᵀA·W</c>, with <c>A_kᵀA_k</c> and <c>A_kᵀA</c> read from
 /// the Gram matrix <c>G = AᵀA</c>. The bias is unchanged. λ = <see cref="Damping"/> × the mean of diag(A_kᵀA_k): enough

@@ -12,7 +12,11 @@ namespace EdgeCompile.Compiler.Pruning;
 public sealed record PrunedInitializer(string Name, long[] Dims, float[] Values);
 
 /// <summary>What pruning did to the graph: the report, and the initializers the pruned ONNX file replaces.</summary>
-public sealed record PruningResult(PruningReport Report, IReadOnlyList<PrunedInitializer> Initializers);
+public sealed record PruningResult(PruningReport Report, IReadOnlyList<PrunedInitializer> Initializers)
+{
+    /// <summary>The conv channel groups the pruned ONNX file slices (<see cref="ConvChannelPruner"/>).</summary>
+    public IReadOnlyList<ConvChannelCut> ConvCuts { get; init; } = Array.Empty<ConvChannelCut>();
+}
 
 /// <summary>
 /// Structured pruning of FFN neurons, a pass on the fused graph before lowering (so quantization, at lowering, sees
@@ -55,8 +59,10 @@ public static class FfnPruner
         }
         if (blocks.Count == 0)
         {
-            messages.Add(new CompilerMessage(Severity.Warning, Codes.NothingToPrune,
-                "Prune is set, but the model has no FFN block (a Dense with an activation feeding only another Dense) to remove neurons from and no attention layer to remove heads from; it is built unpruned. Remove Prune.", modelPath));
+            // A vision model may have conv channel groups and no FFN block: ConvChannelPruner prunes those.
+            if (ConvChannelGroup.Find(graph).Count == 0)
+                messages.Add(new CompilerMessage(Severity.Warning, Codes.NothingToPrune,
+                    "Prune is set, but the model has no FFN block (a Dense with an activation feeding only another Dense) to remove neurons from, no attention layer to remove heads from, nor conv channel group (a Conv feeding only a 1×1 Conv, maybe through a depthwise Conv); it is built unpruned. Remove Prune.", modelPath));
             report.ParametersAfter = report.ParametersBefore;
             report.Fp32BytesAfter = report.Fp32BytesBefore;
             return new PruningResult(report, Array.Empty<PrunedInitializer>());

@@ -7,8 +7,8 @@ namespace EdgeCompile.Compiler.Pruning;
 public enum PruneMode
 {
     /// <summary>
-    /// Whole attention heads (their q/k/v columns and output-projection rows) and whole FFN neurons (columns of the up
-    /// projection, rows of the down projection): the layers shrink.
+    /// Whole attention heads (their q/k/v columns and output-projection rows), whole FFN neurons (columns of the up
+    /// projection, rows of the down projection) and conv channels: the layers shrink.
     /// </summary>
     Structured,
     /// <summary>2 of every 4 weights (not available yet).</summary>
@@ -28,7 +28,7 @@ public sealed record PruneOptions
 
     public static readonly PruneOptions None = new();
 
-    /// <summary>The fraction of each FFN block's neurons and of each attention's heads to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
+    /// <summary>The fraction of each attention's heads, each FFN block's neurons and each conv channel group's channels to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
     public double Fraction { get; init; }
 
     public PruneMode Mode { get; init; } = PruneMode.Structured;

@@ -14,6 +14,12 @@ public sealed record PrunedBlock(string Up, string Down, int Neurons, int Kept, 
 /// </summary>
 public sealed record PrunedHeads(string Attention, string Output, int Heads, int Kept, IReadOnlyList<int> KeptHeads, double? ErrorDropped, double? ErrorCompensated, bool Compensated);
 
+/// <summary>
+/// One conv channel group's outcome (<see cref="ConvChannelGroup"/>). Errors are relative output errors of the consumer
+/// on the calibration set (null without one).
+/// </summary>
+public sealed record PrunedChannelGroup(string Producer, string? Depthwise, string Consumer, int Channels, int Kept, double? ErrorDropped, double? ErrorCompensated, bool Compensated);
+
 /// <summary>What pruning did, for the build report (own file, or a section of the quantization report) and one log line.</summary>
 public sealed class PruningReport
 {
@@ -22,6 +28,7 @@ public sealed class PruningReport
     public double Fraction { get; }
     public List<PrunedBlock> Blocks { get; } = new();
     public List<PrunedHeads> Attention { get; } = new();
+    public List<PrunedChannelGroup> ConvGroups { get; } = new();
     public int CalibrationSamples { get; set; }
     public long ParametersBefore { get; set; }
     public long ParametersAfter { get; set; }
@@ -37,13 +44,25 @@ public sealed class PruningReport
         ? $"neurons ranked by E|a_j|·‖W_down[j,:]‖₂ on {CalibrationSamples} calibration samples; the down projection refitted by least squares on their activations (damping {DownProjectionRefit.Damping:0.##} × mean diagonal)"
         : "neurons ranked by ‖W_up[:,j]‖₂·‖W_down[j,:]‖₂ (no calibration set: no compensation)";
 
+    public string ChannelRanking => CalibrationSamples > 0
+        ? $"conv channels ranked by E|a_c|·‖W_consumer[:,c]‖₂, a_c the channel the 1×1 consumer reads, over every pixel of the {CalibrationSamples} calibration samples; the consumer refitted by the same least squares"
+        : "conv channels ranked by ‖W_producer[c]‖₂ (× ‖W_depthwise[c]‖₂)·‖W_consumer[:,c]‖₂ (no calibration set: no compensation)";
+
     /// <summary>The one build-log line.</summary>
     public string Summary(string className)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}, parameters {ParametersBefore:N0} → {ParametersAfter:N0}, FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes");
-        if (CalibrationSamples > 0 && Blocks.Count > 0)
-            text.Append(CultureInfo.InvariantCulture, $", worst block error {Blocks.Max(b => b.ErrorDropped ?? 0):0.####} dropped → {Blocks.Max(b => b.ErrorCompensated ?? 0):0.####} compensated");
+        text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}");
+        if (ConvGroups.Count > 0)
+            text.Append(CultureInfo.InvariantCulture, $", {ConvGroups.Count} conv channel groups, channels {ConvGroups.Sum(g => g.Channels):N0} → {ConvGroups.Sum(g => g.Kept):N0}");
+        text.Append(CultureInfo.InvariantCulture, $", parameters {ParametersBefore:N0} → {ParametersAfter:N0}, FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes");
+        if (CalibrationSamples > 0)
+        {
+            var dropped = Blocks.Select(b => b.ErrorDropped ?? 0).Concat(ConvGroups.Select(g => g.ErrorDropped ?? 0)).DefaultIfEmpty(0).Max();
+            var chosen = Blocks.Select(b => b.ErrorCompensated ?? 0).Concat(ConvGroups.Select(g => g.ErrorCompensated ?? 0)).DefaultIfEmpty(0).Max();
+            if (Blocks.Count > 0 || ConvGroups.Count > 0)
+                text.Append(CultureInfo.InvariantCulture, $", worst block error {dropped:0.####} dropped → {chosen:0.####} compensated");
+        }
         if (Attention.Count > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $", {Attention.Count} attention layers, heads {Attention.Sum(a => a.Heads):N0} → {Attention.Sum(a => a.Kept):N0}");
@@ -58,7 +77,7 @@ public sealed class PruningReport
     {
         var md = new StringBuilder();
         md.AppendLine("## Pruning").AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons); {Ranking}.").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons{(ConvGroups.Count > 0 ? ", then conv channels" : "")}); {Ranking}.").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Parameters {ParametersBefore:N0} → {ParametersAfter:N0}; FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes.").AppendLine();
         if (Attention.Count > 0)
         {
@@ -75,6 +94,16 @@ public sealed class PruningReport
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| `{b.Up}` | `{b.Down}` | {b.Neurons} → {b.Kept} | {Number(b.ErrorDropped)} | {(b.Compensated || b.ErrorCompensated is null ? Number(b.ErrorCompensated) : Number(b.ErrorCompensated) + " (not used)")} |");
         md.AppendLine().AppendLine("Errors: relative output error of the output projection (attention) or of the block (FFN), ‖Y_pruned − Y‖ / ‖Y‖ over the calibration tokens.");
+        if (ConvGroups.Count > 0)
+        {
+            md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Conv channel groups: {ChannelRanking}.").AppendLine();
+            md.AppendLine("| producer | depthwise | consumer (1×1) | channels | error, dropped | error, compensated |");
+            md.AppendLine("| --- | --- | --- | --- | --- | --- |");
+            foreach (var g in ConvGroups)
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| `{g.Producer}` | {(g.Depthwise is null ? "—" : $"`{g.Depthwise}`")} | `{g.Consumer}` | {g.Channels} → {g.Kept} | {Number(g.ErrorDropped)} | {(g.Compensated || g.ErrorCompensated is null ? Number(g.ErrorCompensated) : Number(g.ErrorCompensated) + " (not used)")} |");
+            md.AppendLine().AppendLine("Errors: relative output error of the 1×1 consumer, over every pixel of the calibration images.");
+        }
         return md.ToString();
     }
 

@@ -45,8 +45,9 @@ public sealed class PrunedBuild : IDisposable
     /// <param name="fraction">0: no pruning (the unpruned FP32 baseline).</param>
     /// <param name="calibratedQuantize">Give quantization the calibration set too (INT4: GPTQ-style rounding; Mixed: the measured
     /// search); by default only pruning gets it.</param>
+    /// <param name="modelPath">Another ONNX file of the family (same inputs, test and calibration sets); null: the fixture's.</param>
     public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None,
-        bool calibratedQuantize = false)
+        bool calibratedQuantize = false, string? modelPath = null)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-prune-").FullName;
         var prune = new PruneOptions
@@ -64,7 +65,7 @@ public sealed class PrunedBuild : IDisposable
             QuantizedOnnxPath = Path.Combine(dir, "model.quantized.onnx"),
             ReportPath = Path.Combine(dir, "model.quantization.md"),
         };
-        var request = new CompileRequest(FixturePlan.ModelPath(family), "PrunedModel", "EdgeCompile.Tests.Generated", MaxShapes(family), "portable",
+        var request = new CompileRequest(modelPath ?? FixturePlan.ModelPath(family), "PrunedModel", "EdgeCompile.Tests.Generated", MaxShapes(family), "portable",
             Path.Combine(dir, "model.edgeplan"), Path.Combine(dir, "model.edgeweights"), "model.edgeweights", Quantize: quantizeOptions, Prune: prune);
         var result = ModelCompiler.Compile(request);
         if (!result.Success) throw new InvalidOperationException(string.Join(Environment.NewLine, result.Messages));

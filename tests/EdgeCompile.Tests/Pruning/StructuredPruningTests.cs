@@ -98,6 +98,8 @@ public sealed class StructuredPruningTests(ITestOutputHelper output)
     [InlineData("bert")]
     [InlineData("distilbert")]
     [InlineData("vit")]
+    [InlineData("mobilevit")]
+    [InlineData("efficientformer")]
     public void Calibration_brings_the_pruned_model_closer_to_fp32_and_keeps_accuracy(string family)
     {
         var set = FixtureTestSet.Load(family);
