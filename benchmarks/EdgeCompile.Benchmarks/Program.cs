@@ -28,7 +28,7 @@ public static class Program
         var types = new List<Type>();
         if (ModelCatalog.Available.Any()) types.Add(typeof(Inference));
         if (QuantizedInference.Models.Any()) types.Add(typeof(QuantizedInference));
-        types.AddRange(new[] { typeof(Gemm), typeof(GemmInt8), typeof(GemmWeightOnly) });
+        types.AddRange(new[] { typeof(Gemm), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly) });
         var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }

@@ -81,11 +81,14 @@ public static class ModelCompiler
             Write(request.PlanPath, plan.Write());
             Write(request.WeightsPath, blob);
             messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
+            if (SparseReport.Summary(plan.ClassName, plan.SparseDecisions) is { } sparseLine)
+                messages.Add(new CompilerMessage(Severity.Info, Codes.SparseKernels, sparseLine, request.ModelPath));
             var pruned = pruning?.Initializers ?? Array.Empty<PrunedInitializer>();
             if (pruning is not null)
             {
                 // The pruning section goes into the quantization report when there is one (one report per build), else its own file.
-                if (quantization is null && request.Prune?.ReportPath is { } pruneReportPath) Write(pruneReportPath, pruning.Report.ToDocument(plan.ClassName, plan.Source));
+                if (quantization is null && request.Prune?.ReportPath is { } pruneReportPath)
+                    Write(pruneReportPath, pruning.Report.ToDocument(plan.ClassName, plan.Source) + Section(SparseReport.ToMarkdown(plan.SparseDecisions)));
                 if (request.Prune?.PrunedOnnxPath is { } prunedPath) WriteReferenceOnnx(request.ModelPath, prunedPath, pruned, Array.Empty<WeightReplacement>());
                 messages.Add(new CompilerMessage(Severity.Info, "", pruning.Report.Summary(plan.ClassName), request.ModelPath));
             }
@@ -93,7 +96,8 @@ public static class ModelCompiler
             {
                 var report = quantization.Report;
                 if (request.Quantize?.ReportPath is { } reportPath)
-                    Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source) + (pruning is null ? "" : "\n" + pruning.Report.ToMarkdown()));
+                    Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source) + (pruning is null ? "" : "\n" + pruning.Report.ToMarkdown())
+                        + Section(SparseReport.ToMarkdown(plan.SparseDecisions)));
                 // Pruning came first, so the quantized reference starts from the pruned model.
                 if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, pruned, quantization.ReferenceWeights!);
                 messages.Add(new CompilerMessage(Severity.Info, "", report.Summary(plan.ClassName), request.ModelPath));
@@ -192,6 +196,8 @@ public static class ModelCompiler
         }
         return given;
     }
+
+    private static string Section(string markdown) => markdown.Length == 0 ? "" : "\n" + markdown;
 
     private static string Summary(Plan plan) =>
         $"{plan.ClassName}: {plan.Ops.Count} kernel calls, {plan.Parameters:N0} parameters, weights {plan.WeightBytes:N0} bytes, arena {plan.ArenaBytes:N0} bytes, profile {plan.Profile}";
