@@ -22,7 +22,7 @@ internal enum SparsePath { Auto, Avx2, AdvSimd, Vector128, Scalar }
 // dense"), and why the compiler picks it per layer.
 //
 // Loop nest: output column j (a work item owns a range of columns; the column's values and indices stay in L1) ×
-// row block (32 / 16 rows, then 8 / 4 for the tail) × the column's nonzeros, two at a time into two accumulator
+// row block (32 / 16 rows, then 16 / 8 and 8 / 4 for the tail) × the column's nonzeros, two at a time into two accumulator
 // sets so that eight independent FMA chains cover the FMA latency.
 public static unsafe partial class Kernels
 {
@@ -174,7 +174,8 @@ public static unsafe partial class Kernels
         for (int r = 0; r < live; r++) dst[(nint)r * a.N] = block[r];
     }
 
-    /// <summary>AVX2+FMA: blocks of 32 rows (4 ymm per accumulator set, two sets), then 8-row blocks for the tail.</summary>
+    /// <summary>AVX2+FMA: blocks of 32 rows (4 ymm per accumulator set, two sets), then one of 16 and 8-row blocks for the tail
+    /// (16 rows as one block, not two: each nonzero's index and broadcast then feed 2 FMAs instead of 1).</summary>
     private static class SparseAvx2
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
@@ -192,6 +193,12 @@ public static unsafe partial class Kernels
                     Block<Rows4>(a, s, e, m0, b, relu, block);
                     StoreColumn(a, block, m0, 32, j);
                 }
+                if (m0 + 16 <= a.Padded)
+                {
+                    Block<Rows2>(a, s, e, m0, b, relu, block);
+                    StoreColumn(a, block, m0, 16, j);
+                    m0 += 16;
+                }
                 for (; m0 < a.Padded; m0 += 8)
                 {
                     Block<Rows1>(a, s, e, m0, b, relu, block);
@@ -200,7 +207,7 @@ public static unsafe partial class Kernels
             }
         }
 
-        /// <summary>TVectors (1 or 4) vectors of 8 rows starting at row m0, for the nonzeros s..e of one column.</summary>
+        /// <summary>TVectors (1, 2 or 4) vectors of 8 rows starting at row m0, for the nonzeros s..e of one column.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Block<TVectors>(in SparseArgs a, int s, int e, int m0, float bias, bool relu, float* block) where TVectors : struct, IRowCount
         {
@@ -222,6 +229,9 @@ public static unsafe partial class Kernels
                 {
                     c1 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 8), c1);
                     d1 = Fma.MultiplyAdd(w1, Vector256.Load(r1 + 8), d1);
+                }
+                if (v > 2)
+                {
                     c2 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 16), c2);
                     d2 = Fma.MultiplyAdd(w1, Vector256.Load(r1 + 16), d2);
                     c3 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 24), c3);
@@ -233,9 +243,9 @@ public static unsafe partial class Kernels
                 Vector256<float> w0 = Vector256.Create(w[p]);
                 float* r0 = xT + idx[p] * stride;
                 c0 = Fma.MultiplyAdd(w0, Vector256.Load(r0), c0);
-                if (v > 1)
+                if (v > 1) c1 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 8), c1);
+                if (v > 2)
                 {
-                    c1 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 8), c1);
                     c2 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 16), c2);
                     c3 = Fma.MultiplyAdd(w0, Vector256.Load(r0 + 24), c3);
                 }
@@ -245,14 +255,19 @@ public static unsafe partial class Kernels
             c0.Store(block);
             if (v > 1)
             {
-                c1 += d1; c2 += d2; c3 += d3;
+                c1 += d1;
+                if (relu) c1 = Vector256.Max(c1, Vector256<float>.Zero);
+                c1.Store(block + 8);
+            }
+            if (v > 2)
+            {
+                c2 += d2; c3 += d3;
                 if (relu)
                 {
-                    c1 = Vector256.Max(c1, Vector256<float>.Zero);
                     c2 = Vector256.Max(c2, Vector256<float>.Zero);
                     c3 = Vector256.Max(c3, Vector256<float>.Zero);
                 }
-                c1.Store(block + 8); c2.Store(block + 16); c3.Store(block + 24);
+                c2.Store(block + 16); c3.Store(block + 24);
             }
         }
     }
@@ -277,7 +292,7 @@ public static unsafe partial class Kernels
         public static Vector128<float> MulAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
     }
 
-    /// <summary>AdvSimd / Vector128: blocks of 16 rows (4 xmm per accumulator set, two sets), then 4-row blocks for the tail.</summary>
+    /// <summary>AdvSimd / Vector128: blocks of 16 rows (4 xmm per accumulator set, two sets), then one of 8 and 4-row blocks for the tail.</summary>
     private static class SparseVector128<TFma> where TFma : struct, IFma128
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
@@ -294,6 +309,12 @@ public static unsafe partial class Kernels
                 {
                     Block<Rows4>(a, s, e, m0, b, relu, block);
                     StoreColumn(a, block, m0, 16, j);
+                }
+                if (m0 + 8 <= a.Padded)
+                {
+                    Block<Rows2>(a, s, e, m0, b, relu, block);
+                    StoreColumn(a, block, m0, 8, j);
+                    m0 += 8;
                 }
                 for (; m0 < a.Padded; m0 += 4)
                 {
@@ -324,6 +345,9 @@ public static unsafe partial class Kernels
                 {
                     c1 = TFma.MulAdd(w0, Vector128.Load(r0 + 4), c1);
                     d1 = TFma.MulAdd(w1, Vector128.Load(r1 + 4), d1);
+                }
+                if (v > 2)
+                {
                     c2 = TFma.MulAdd(w0, Vector128.Load(r0 + 8), c2);
                     d2 = TFma.MulAdd(w1, Vector128.Load(r1 + 8), d2);
                     c3 = TFma.MulAdd(w0, Vector128.Load(r0 + 12), c3);
@@ -335,9 +359,9 @@ public static unsafe partial class Kernels
                 Vector128<float> w0 = Vector128.Create(w[p]);
                 float* r0 = xT + idx[p] * stride;
                 c0 = TFma.MulAdd(w0, Vector128.Load(r0), c0);
-                if (v > 1)
+                if (v > 1) c1 = TFma.MulAdd(w0, Vector128.Load(r0 + 4), c1);
+                if (v > 2)
                 {
-                    c1 = TFma.MulAdd(w0, Vector128.Load(r0 + 4), c1);
                     c2 = TFma.MulAdd(w0, Vector128.Load(r0 + 8), c2);
                     c3 = TFma.MulAdd(w0, Vector128.Load(r0 + 12), c3);
                 }
@@ -347,14 +371,19 @@ public static unsafe partial class Kernels
             c0.Store(block);
             if (v > 1)
             {
-                c1 += d1; c2 += d2; c3 += d3;
+                c1 += d1;
+                if (relu) c1 = Vector128.Max(c1, Vector128<float>.Zero);
+                c1.Store(block + 4);
+            }
+            if (v > 2)
+            {
+                c2 += d2; c3 += d3;
                 if (relu)
                 {
-                    c1 = Vector128.Max(c1, Vector128<float>.Zero);
                     c2 = Vector128.Max(c2, Vector128<float>.Zero);
                     c3 = Vector128.Max(c3, Vector128<float>.Zero);
                 }
-                c1.Store(block + 4); c2.Store(block + 8); c3.Store(block + 12);
+                c2.Store(block + 8); c3.Store(block + 12);
             }
         }
     }

@@ -29,6 +29,8 @@ namespace EdgeCompile.Compiler;
 /// <param name="Quantize">Quantization of the weights (docs/quantization.md); null or <see cref="QuantizeOptions.None"/>: FP32.</param>
 /// <param name="Prune">Structured pruning of the FFN blocks, done before quantization (README, "Pruning"); null or
 /// <see cref="PruneOptions.None"/>: none.</param>
+/// <param name="SparseKernels">When a Dense with zero weights runs on <c>DenseSparse</c>: by the measured rule (the
+/// default), never, or always at density ≤ 0.5 (tests and experiments).</param>
 public sealed record CompileRequest(
     string ModelPath,
     string ClassName,
@@ -40,7 +42,8 @@ public sealed record CompileRequest(
     string ResourceName,
     string? SourceName = null,
     QuantizeOptions? Quantize = null,
-    PruneOptions? Prune = null);
+    PruneOptions? Prune = null,
+    SparseKernelMode SparseKernels = SparseKernelMode.Auto);
 
 public enum Severity { Info, Warning, Error }
 
@@ -147,6 +150,7 @@ public static class ModelCompiler
                 Source = (string.IsNullOrEmpty(request.SourceName) ? request.ModelPath : request.SourceName).Replace('\\', '/'),
                 Profile = request.Profile,
                 Resource = request.ResourceName,
+                SparseKernels = request.SparseKernels,
                 Parameters = graph.ParameterCount,
             };
             foreach (var d in graph.Dimensions) p.Dimensions.Add((d, maxima[d]));

@@ -257,7 +257,7 @@ public sealed partial class Lowerer
             int panel = PanelPacking.PanelWidth(_plan.Profile);
             long kc = data.Shape[0], nc = data.Shape[1];
             long denseBytes = Runtime.Kernels.PackedDenseLength(checked((int)kc), checked((int)nc), panel) * sizeof(float);
-            var sparse = SparseRule.Decide(_node.Name, _plan.Profile, kc, nc, RowsAtMaxima(rows), SparsePacking.CountNonzeros(data), denseBytes);
+            var sparse = SparseRule.Decide(_node.Name, _plan.Profile, kc, nc, RowsAtMaxima(rows), SparsePacking.CountNonzeros(data), denseBytes, _plan.SparseKernels);
             if (TryEmitQuantizedDense(x, data, bias, y, rows, activation))
             {
                 // The quantized kernels are dense; DenseSparse is FP32 only.

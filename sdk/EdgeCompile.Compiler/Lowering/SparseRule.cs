@@ -20,40 +20,95 @@ public sealed record SparseDecision(string Node, long K, long N, long Rows, long
     public string Kernel => Sparse ? "DenseSparse" : "Dense";
 }
 
+/// <summary>How the lowering chooses <c>DenseSparse</c> (<see cref="CompileRequest.SparseKernels"/>).</summary>
+public enum SparseKernelMode
+{
+    /// <summary>By <see cref="SparseRule"/>: only where the measured break-even says the sparse kernel is faster.</summary>
+    Auto,
+    /// <summary>Every FP32 Dense stays on the dense packed kernel.</summary>
+    Never,
+    /// <summary>Every FP32 Dense at density ≤ 0.5 runs sparse, faster or not: for tests and experiments.</summary>
+    Always,
+}
+
 /// <summary>
 /// When <c>DenseSparse</c> beats the dense packed kernel: a layer goes sparse iff its density (nonzeros / K·N) is
-/// below the break-even density measured for the target profile and the layer's row count (at the MaxShapes maxima).
-/// Deterministic: it depends only on the profile, the rows and the weights.
+/// strictly below the break-even density measured for the target profile and the layer's shape class (rows at the
+/// MaxShapes maxima, and whether the layer is large enough at all). Deterministic: it depends only on the profile,
+/// the shape and the weights, never on the machine that builds.
 /// </summary>
+/// <remarks>
+/// Measured (BENCHMARKS.md, "Sparse Dense kernel vs dense"; <c>--sparse-cpu</c>, thread CPU time, three runs on a
+/// shared 2-core Xeon with AVX-512, one thread, no activation). Break-even density = where the sparse time crosses the
+/// dense time, interpolated between densities 0.5, 0.4, 0.3, 0.2, 0.1:
+/// <list type="bullet">
+/// <item>vs the AVX2 dense kernel (16-column panels; profiles x64-avx2, portable): 16 rows 0.16-0.27 on 312×1200,
+/// 768×768, 768×3072, 3072×768; 128 rows 0.16-0.33. The 2:4 pattern (density 0.5) is 0.25-0.69× dense: never worth it.</item>
+/// <item>vs the AVX-512 dense kernel (32-column panels; x64-avx512; the sparse kernel has no 512-bit path): 0.11-0.20
+/// on the 768/3072 shapes, never on 312×1200 at 16 rows and not on 3072×768 at 128 rows in one of three runs.</item>
+/// <item>64×128 (the fixtures' size): sparse is 0.25-0.8× dense even at density 0.1, at 16 and 128 rows: its fixed
+/// costs (transposing x, storing each output column with stride N) grow with rows·(K+N), the work it saves with
+/// rows·K·N·(1−density), so small layers never pay. The smallest measured shape that pays is 312×1200; hence
+/// <see cref="MinSide"/>.</item>
+/// </list>
+/// Each threshold is the lowest break-even measured in its class, rounded down to 0.05: a layer is made sparse only
+/// where every measurement says it is faster. arm64-neon cannot be timed here (QEMU is not a timing oracle), and
+/// portable may run on any CPU: both get 0.10, a density where the sparse kernel does at most a tenth of the dense
+/// kernel's FMAs and so wins unless it is more than 10× less efficient per FMA (measured here: 3-4×).
+/// </remarks>
 public static class SparseRule
 {
-    /// <summary>Rows at or below this count are "few rows" (a short sequence, batch 1): the dense kernel then streams
-    /// W once for little arithmetic and the sparse kernel's saving in bytes counts for more.</summary>
+    /// <summary>Rows at or below this count are "few rows" (a short sequence at batch 1).</summary>
     public const long FewRows = 32;
 
+    /// <summary>Layers with K or N below this stay dense on every profile (see the remarks: fixed costs dominate).</summary>
+    public const long MinSide = 256;
+
     /// <summary>
-    /// The break-even density for a profile and a row count. A placeholder until measured (see BENCHMARKS.md).
+    /// The break-even density for a profile and a row count, for a layer whose K and N are both at least
+    /// <see cref="MinSide"/> (0: the sparse kernel is never used).
     /// </summary>
     public static double BreakEven(string profile, long rows) => profile switch
     {
-        "x64-avx2" => 0.3,
-        "x64-avx512" => 0.25,
-        _ => 0.2,
+        // vs Dense<P16> with AVX2+FMA: lowest break-even 0.16 (312×1200, 16 rows) and 0.16 (3072×768, 128 rows).
+        "x64-avx2" => 0.15,
+        // vs Dense<P32> with AVX-512F: 0.11 at 16 rows (768×768) but never on 312×1200; 0.13 at 128 rows (312×1200) but
+        // once never on 3072×768. Only well below both.
+        "x64-avx512" => 0.10,
+        // Not timed (arm64-neon), or any CPU (portable): conservative.
+        _ => 0.10,
     };
 
-    public static SparseDecision Decide(string node, string profile, long k, long n, long rows, long nonzeros, long denseBytes)
+    /// <summary>The break-even for a layer of this shape: 0 when it is too small to ever pay.</summary>
+    public static double BreakEven(string profile, long k, long n, long rows) =>
+        k < MinSide || n < MinSide ? 0 : BreakEven(profile, rows);
+
+    public static SparseDecision Decide(string node, string profile, long k, long n, long rows, long nonzeros, long denseBytes,
+        SparseKernelMode mode = SparseKernelMode.Auto)
     {
-        double breakEven = BreakEven(profile, rows);
+        double breakEven = BreakEven(profile, k, n, rows);
         double density = k * n == 0 ? 1 : (double)nonzeros / (k * n);
         long sparseBytes = SparsePacking.StoredBytes(n, nonzeros);
         string where = string.Create(CultureInfo.InvariantCulture, $"{profile}, {rows} rows");
+        SparseDecision Make(bool sparse, string reason) => new(node, k, n, rows, nonzeros, breakEven, sparse, reason, denseBytes, sparseBytes);
+
         if (k > SparsePacking.MaxK)
-            return new(node, k, n, rows, nonzeros, breakEven, false, $"dense kept: K = {k} is beyond the sparse kernel's 16-bit row indices", denseBytes, sparseBytes);
-        bool sparse = density < breakEven;
-        string reason = sparse
-            ? string.Create(CultureInfo.InvariantCulture, $"sparse: density {density:0.00} below break-even {breakEven:0.00} for {where}")
-            : string.Create(CultureInfo.InvariantCulture, $"dense kept: density {density:0.00} not below break-even {breakEven:0.00} for {where}");
-        return new(node, k, n, rows, nonzeros, breakEven, sparse, reason, denseBytes, sparseBytes);
+            return Make(false, $"dense kept: K = {k} is beyond the sparse kernel's 16-bit row indices");
+        switch (mode)
+        {
+            case SparseKernelMode.Never:
+                return Make(false, "dense kept: SparseKernels = Never");
+            case SparseKernelMode.Always:
+                return density <= 0.5
+                    ? Make(true, string.Create(CultureInfo.InvariantCulture, $"sparse: density {density:0.00}, SparseKernels = Always"))
+                    : Make(false, string.Create(CultureInfo.InvariantCulture, $"dense kept: density {density:0.00} above 0.5 (SparseKernels = Always)"));
+        }
+        if (k < MinSide || n < MinSide)
+            return Make(false, string.Create(CultureInfo.InvariantCulture,
+                $"dense kept: density {density:0.00}, but a {k}×{n} layer is below {MinSide} on a side, where the sparse kernel never beats dense"));
+        return density < breakEven
+            ? Make(true, string.Create(CultureInfo.InvariantCulture, $"sparse: density {density:0.00} below break-even {breakEven:0.00} for {where}"))
+            : Make(false, string.Create(CultureInfo.InvariantCulture, $"dense kept: density {density:0.00} not below break-even {breakEven:0.00} for {where}"));
     }
 }
 

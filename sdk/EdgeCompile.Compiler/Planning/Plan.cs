@@ -66,6 +66,8 @@ public sealed class Plan
     public List<PlanShape> Shapes { get; } = new();
     /// <summary>For every constant FP32 Dense weight, whether it runs sparse and why (not written to the plan file: for the build log and the report).</summary>
     public List<Lowering.SparseDecision> SparseDecisions { get; } = new();
+    /// <summary>How the lowering chooses DenseSparse (CompileRequest.SparseKernels).</summary>
+    public Lowering.SparseKernelMode SparseKernels { get; init; } = Lowering.SparseKernelMode.Auto;
 
     public string Write()
     {
