@@ -110,8 +110,14 @@ public sealed class SparseKernelSelectionTests(ITestOutputHelper output)
             Assert.All(low, d => Assert.True(d.Sparse, d.Reason));
             Assert.Equal(low.Count, plan.Ops.Count(o => o.Kernel == "DenseSparse"));
             Assert.Contains(f.Result.Messages, m => m.Code == Codes.SparseKernels && m.Message.Contains("DenseSparse for " + low.Count));
-            // Bytes: each sparse layer stores 6 bytes per nonzero + 4 per column, less than its dense panels.
+            // Bytes: each sparse layer stores 6 bytes per nonzero + 4 per column, less than its dense panels, and the
+            // weights blob holds exactly that: it shrinks by the difference against the same file compiled all dense.
             Assert.All(low, d => Assert.True(d.StoredBytes < d.DenseBytes, $"{d.Node}: {d.StoredBytes} ≥ {d.DenseBytes}"));
+            var dense = ModelCompiler.Compile(new CompileRequest(path, "AllDense", "EdgeCompile.Tests.Generated", set.IsText ? "batch=8;sequence=64" : "batch=8", "x64-avx2",
+                Path.Combine(dir, "d.edgeplan"), Path.Combine(dir, "d.edgeweights"), "d.edgeweights", SparseKernels: SparseKernelMode.Never));
+            long saved = low.Sum(d => d.DenseBytes - d.SparseBytes);
+            output.WriteLine($"{family}: weights {dense.Plan!.WeightBytes:N0} bytes all dense, {plan.WeightBytes:N0} with {low.Count} sparse layers");
+            Assert.InRange(dense.Plan.WeightBytes - plan.WeightBytes, saved - 64L * low.Count * 3, saved + 64L * low.Count * 3);  // blob alignment padding
 
             // Against ONNX Runtime on the same pruned file: every test sample, logits within 1e-4, the same labels.
             int classes = int.Parse(f.Model.Info.Outputs[0].Shape.Last());
