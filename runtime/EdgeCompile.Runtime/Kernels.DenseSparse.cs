@@ -75,17 +75,14 @@ public static unsafe partial class Kernels
         Guard.AtLeast(scratch.Length, DenseSparseScratchLength(rows, k), "scratch");
         if ((uint)activation > (uint)Activation.Silu)
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
-        // The compressed weights are trusted to be well formed only after this check (one pass over N + nnz, the
-        // cost of reading them once): every later access is unchecked pointer arithmetic.
+        // The compressed weights are trusted to be well formed only after this check: every later access is unchecked
+        // pointer arithmetic. Starts: one pass over N. Indices: one vectorised maximum over the nnz of them (a scalar
+        // pass cost up to a fifth of a 16-row call on 768×3072), and the slow search only to name a bad one.
         var kIndex = MemoryMarshal.Cast<byte, ushort>(indices);
         if (columnStarts[0] != 0) ThrowBadSparse("columnStarts[0] must be 0");
         for (int j = 0; j < n; j++)
-        {
-            int s = columnStarts[j], e = columnStarts[j + 1];
-            if (e < s) ThrowBadSparse($"columnStarts decreases at column {j}");
-            for (int p = s; p < e; p++)
-                if (kIndex[p] >= k) ThrowBadSparse($"column {j} has row index {kIndex[p]} ≥ k = {k}");
-        }
+            if (columnStarts[j + 1] < columnStarts[j]) ThrowBadSparse($"columnStarts decreases at column {j}");
+        if (nonzeros > 0 && System.Numerics.Tensors.TensorPrimitives.Max(kIndex) >= k) ThrowBadIndex(kIndex, columnStarts, k);
         if (rows == 0 || n == 0) return;
 
         path = ResolveSparsePath(path);
@@ -110,6 +107,13 @@ public static unsafe partial class Kernels
     }
 
     private static void ThrowBadSparse(string what) => throw new ArgumentException($"DenseSparse weights: {what}.", "columnStarts");
+
+    private static void ThrowBadIndex(ReadOnlySpan<ushort> kIndex, ReadOnlySpan<int> columnStarts, int k)
+    {
+        for (int j = 0; j + 1 < columnStarts.Length; j++)
+            for (int p = columnStarts[j]; p < columnStarts[j + 1]; p++)
+                if (kIndex[p] >= k) ThrowBadSparse($"column {j} has row index {kIndex[p]} ≥ k = {k}");
+    }
 
     /// <summary>xT[i·padded + m] = x[m·k + i]; rows rows..padded-1 of xT are zero (their results are never stored).</summary>
     private static void TransposeRows(float* x, float* xT, int rows, int padded, int k)

@@ -40,39 +40,43 @@ public enum SparseKernelMode
 /// <remarks>
 /// Measured (BENCHMARKS.md, "Sparse Dense kernel vs dense"; <c>--sparse-cpu</c>, thread CPU time, three runs on a
 /// shared 2-core Xeon with AVX-512, one thread, no activation). Break-even density = where the sparse time crosses the
-/// dense time, interpolated between densities 0.5, 0.4, 0.3, 0.2, 0.1:
+/// dense time, interpolated between densities 0.5, 0.4, 0.3, 0.2, 0.1; on 312×1200, 768×768, 768×3072, 3072×768:
 /// <list type="bullet">
-/// <item>vs the AVX2 dense kernel (16-column panels; profiles x64-avx2, portable): 16 rows 0.16-0.27 on 312×1200,
-/// 768×768, 768×3072, 3072×768; 128 rows 0.16-0.33. The 2:4 pattern (density 0.5) is 0.25-0.69× dense: never worth it.</item>
-/// <item>vs the AVX-512 dense kernel (32-column panels; x64-avx512; the sparse kernel has no 512-bit path): 0.11-0.20
-/// on the 768/3072 shapes, never on 312×1200 at 16 rows and not on 3072×768 at 128 rows in one of three runs.</item>
-/// <item>64×128 (the fixtures' size): sparse is 0.25-0.8× dense even at density 0.1, at 16 and 128 rows: its fixed
-/// costs (transposing x, storing each output column with stride N) grow with rows·(K+N), the work it saves with
-/// rows·K·N·(1−density), so small layers never pay. The smallest measured shape that pays is 312×1200; hence
-/// <see cref="MinSide"/>.</item>
+/// <item>vs the AVX2 dense kernel (16-column panels; x64-avx2): 16 rows 0.28-0.50, 128 rows 0.22-0.30.</item>
+/// <item>vs the AVX-512 dense kernel (32-column panels; x64-avx512; the sparse kernel has no 512-bit path): 16 rows
+/// 0.17-0.40, 128 rows 0.12-0.26.</item>
+/// <item>64×128 (the fixtures' size): never at 128 rows (0.5-0.7× dense even at density 0.1), at 16 rows at most
+/// 0.12 in two runs of three, never against AVX-512: the fixed costs (transposing x, storing each output column with
+/// stride N) grow with rows·(K+N), the work saved with rows·K·N, so small layers do not pay. The smallest measured
+/// shape that pays is 312×1200; hence <see cref="MinSide"/>.</item>
 /// </list>
-/// Each threshold is the lowest break-even measured in its class, rounded down to 0.05: a layer is made sparse only
-/// where every measurement says it is faster. arm64-neon cannot be timed here (QEMU is not a timing oracle), and
-/// portable may run on any CPU: both get 0.10, a density where the sparse kernel does at most a tenth of the dense
-/// kernel's FMAs and so wins unless it is more than 10× less efficient per FMA (measured here: 3-4×).
+/// Each threshold is the lowest break-even measured in its class, rounded down to 0.05, so that a layer is made sparse
+/// only where every run found it faster. Few rows means at most 16 (measured at 16); anything above gets the 128-row
+/// threshold, the lower one (the break-even falls as rows grow: the dense kernel reuses each weight across more rows).
+/// arm64-neon cannot be timed here (QEMU is not a timing oracle), and portable may run on any CPU: both get 0.10 for
+/// every row count, a density where the sparse kernel does a tenth of the dense kernel's FMAs, measured here to be
+/// 2-4× less efficient per FMA.
 /// </remarks>
 public static class SparseRule
 {
+    /// <summary>Rows at or below this count use the few-rows threshold (measured at 16 rows: a short sequence at batch 1).</summary>
+    public const long FewRows = 16;
+
     /// <summary>Layers with K or N below this stay dense on every profile (see the remarks: fixed costs dominate).</summary>
     public const long MinSide = 256;
 
     /// <summary>
-    /// The break-even density for a profile and a row count, for a layer whose K and N are both at least
-    /// <see cref="MinSide"/>. The measured row classes (16 and 128 rows) gave the same lowest break-even on every
-    /// profile, so <paramref name="rows"/> does not change the result today.
+    /// The break-even density for a profile and a row count (at the MaxShapes maxima), for a layer whose K and N are
+    /// both at least <see cref="MinSide"/>.
     /// </summary>
-    public static double BreakEven(string profile, long rows) => profile switch
+    public static double BreakEven(string profile, long rows) => (profile, rows <= FewRows) switch
     {
-        // vs Dense<P16> with AVX2+FMA: lowest break-even 0.16 (312×1200, 16 rows) and 0.16 (3072×768, 128 rows).
-        "x64-avx2" => 0.15,
-        // vs Dense<P32> with AVX-512F: 0.11 at 16 rows (768×768) but never on 312×1200; 0.13 at 128 rows (312×1200) but
-        // once never on 3072×768. Only well below both.
-        "x64-avx512" => 0.10,
+        // vs Dense<P16> with AVX2+FMA: lowest break-even 0.28 at 16 rows (312×1200), 0.22 at 128 rows (312×1200, 768×768, 3072×768).
+        ("x64-avx2", true) => 0.25,
+        ("x64-avx2", false) => 0.20,
+        // vs Dense<P32> with AVX-512F: lowest 0.17 at 16 rows (312×1200), 0.12 at 128 rows (312×1200).
+        ("x64-avx512", true) => 0.15,
+        ("x64-avx512", false) => 0.10,
         // Not timed (arm64-neon), or any CPU (portable): conservative.
         _ => 0.10,
     };

@@ -164,7 +164,7 @@ public sealed class SparseKernelSelectionTests(ITestOutputHelper output)
     [Fact]
     public void Large_layer_below_break_even_goes_sparse_by_the_rule_and_matches_onnx_runtime()
     {
-        // y = x·W + b, x [batch,16,768], W 768×768 at density 0.1 (random positions): below x64-avx2's 0.15.
+        // y = x·W + b, x [batch,16,768], W 768×768 at density 0.1 (random positions), 32 rows at batch 2: below x64-avx2's 0.20.
         const int K = 768, N = 768;
         var rng = new Random(7);
         var w = new float[K * N];
@@ -182,7 +182,7 @@ public sealed class SparseKernelSelectionTests(ITestOutputHelper output)
             using var f = CompiledFixture.Compile(path, "batch=2", profile: "x64-avx2");
             var d = Assert.Single(f.Result.Plan!.SparseDecisions);
             Assert.True(d.Sparse, d.Reason);
-            Assert.StartsWith("sparse: density 0.10 below break-even 0.15 for x64-avx2, 32 rows", d.Reason);
+            Assert.StartsWith("sparse: density 0.10 below break-even 0.20 for x64-avx2, 32 rows", d.Reason);
             Assert.Single(f.Result.Plan.Ops, o => o.Kernel == "DenseSparse");
 
             var x = new float[2 * 16 * K];
