@@ -268,6 +268,9 @@ public sealed partial class Lowerer
             if (sparse.Sparse)
             {
                 EmitSparseDense(x, data, bias, y, rows, activation);
+                // A quantized build's report has just listed this layer as FP32 at its dense size: give it what it stores.
+                if (_quantization?.Report.Layers is { Count: > 0 } layers && layers[^1].Node == _node.Name && layers[^1].Precision == Quantization.Precision.Fp32)
+                    layers[^1] = layers[^1] with { BytesAfter = sparse.SparseBytes, Note = (layers[^1].Note is { } note ? note + "; " : "") + "runs on DenseSparse (zero weights)" };
                 return;
             }
             // Constant weights: packed into the profile's panel layout now, and the kernel specialised on the shape.
