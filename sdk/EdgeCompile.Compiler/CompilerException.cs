@@ -33,6 +33,8 @@ public static class Codes
     public const string MixedWithoutCalibration = "EC3008";
     /// <summary>A quantization option that needs what the build does not have (static activation scales without a calibration set; a model without float outputs to measure).</summary>
     public const string QuantizationUnavailable = "EC3009";
+    /// <summary>(info) Which Dense layers with zero weights run on the sparse kernel (DenseSparse) and which stay dense, and why.</summary>
+    public const string SparseKernels = "EC3015";
 
     // ---- calibration (build-time quantization, docs/quantization.md): EC2101..EC2111 ----------------------------
 

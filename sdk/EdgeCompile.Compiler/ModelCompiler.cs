@@ -29,6 +29,8 @@ namespace EdgeCompile.Compiler;
 /// <param name="Quantize">Quantization of the weights (docs/quantization.md); null or <see cref="QuantizeOptions.None"/>: FP32.</param>
 /// <param name="Prune">Structured pruning of the FFN blocks, done before quantization (README, "Pruning"); null or
 /// <see cref="PruneOptions.None"/>: none.</param>
+/// <param name="SparseKernels">When a Dense with zero weights runs on <c>DenseSparse</c>: by the measured rule (the
+/// default), never, or always at density ≤ 0.5 (tests and experiments).</param>
 public sealed record CompileRequest(
     string ModelPath,
     string ClassName,
@@ -40,7 +42,8 @@ public sealed record CompileRequest(
     string ResourceName,
     string? SourceName = null,
     QuantizeOptions? Quantize = null,
-    PruneOptions? Prune = null);
+    PruneOptions? Prune = null,
+    SparseKernelMode SparseKernels = SparseKernelMode.Auto);
 
 public enum Severity { Info, Warning, Error }
 
@@ -81,12 +84,15 @@ public static class ModelCompiler
             Write(request.PlanPath, plan.Write());
             Write(request.WeightsPath, blob);
             messages.Add(new CompilerMessage(Severity.Info, "", Summary(plan), request.ModelPath));
+            if (SparseReport.Summary(plan.ClassName, plan.SparseDecisions) is { } sparseLine)
+                messages.Add(new CompilerMessage(Severity.Info, Codes.SparseKernels, sparseLine, request.ModelPath));
             var pruned = pruning?.Initializers ?? Array.Empty<PrunedInitializer>();
             var convCuts = pruning?.ConvCuts ?? Array.Empty<ConvChannelCut>();
             if (pruning is not null)
             {
                 // The pruning section goes into the quantization report when there is one (one report per build), else its own file.
-                if (quantization is null && request.Prune?.ReportPath is { } pruneReportPath) Write(pruneReportPath, pruning.Report.ToDocument(plan.ClassName, plan.Source));
+                if (quantization is null && request.Prune?.ReportPath is { } pruneReportPath)
+                    Write(pruneReportPath, pruning.Report.ToDocument(plan.ClassName, plan.Source) + Section(SparseReport.ToMarkdown(plan.SparseDecisions)));
                 if (request.Prune?.PrunedOnnxPath is { } prunedPath) WriteReferenceOnnx(request.ModelPath, prunedPath, pruned, convCuts, Array.Empty<WeightReplacement>());
                 messages.Add(new CompilerMessage(Severity.Info, "", pruning.Report.Summary(plan.ClassName), request.ModelPath));
             }
@@ -94,7 +100,8 @@ public static class ModelCompiler
             {
                 var report = quantization.Report;
                 if (request.Quantize?.ReportPath is { } reportPath)
-                    Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source) + (pruning is null ? "" : "\n" + pruning.Report.ToMarkdown()));
+                    Write(reportPath, report.ToMarkdown(plan.ClassName, plan.Source) + (pruning is null ? "" : "\n" + pruning.Report.ToMarkdown())
+                        + Section(SparseReport.ToMarkdown(plan.SparseDecisions)));
                 // Pruning came first, so the quantized reference starts from the pruned model.
                 if (request.Quantize?.QuantizedOnnxPath is { } onnxPath) WriteReferenceOnnx(request.ModelPath, onnxPath, pruned, convCuts, quantization.ReferenceWeights!);
                 messages.Add(new CompilerMessage(Severity.Info, "", report.Summary(plan.ClassName), request.ModelPath));
@@ -144,6 +151,7 @@ public static class ModelCompiler
                 Source = (string.IsNullOrEmpty(request.SourceName) ? request.ModelPath : request.SourceName).Replace('\\', '/'),
                 Profile = request.Profile,
                 Resource = request.ResourceName,
+                SparseKernels = request.SparseKernels,
                 Parameters = graph.ParameterCount,
             };
             foreach (var d in graph.Dimensions) p.Dimensions.Add((d, maxima[d]));
@@ -196,6 +204,8 @@ public static class ModelCompiler
         }
         return given;
     }
+
+    private static string Section(string markdown) => markdown.Length == 0 ? "" : "\n" + markdown;
 
     private static string Summary(Plan plan) =>
         $"{plan.ClassName}: {plan.Ops.Count} kernel calls, {plan.Parameters:N0} parameters, weights {plan.WeightBytes:N0} bytes, arena {plan.ArenaBytes:N0} bytes, profile {plan.Profile}";

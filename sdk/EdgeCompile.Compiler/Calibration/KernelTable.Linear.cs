@@ -2,7 +2,7 @@ using EdgeCompile.Runtime;
 
 namespace EdgeCompile.Compiler.Calibration;
 
-// Linear algebra and convolution: Dense (plain and shape-specialised), MatMul, Attention, Conv2d, pooling.
+// Linear algebra and convolution: Dense (plain, shape-specialised and sparse), MatMul, Attention, Conv2d, pooling.
 public sealed partial class KernelTable
 {
     private static void AddLinear(KernelTable t)
@@ -22,6 +22,8 @@ public sealed partial class KernelTable
             using (ShapeBinding.Bind(c.Shape(0), c))
                 Kernels.Dense<BoundDenseShape>(c.In<float>(0), c.In<float>(1), c.In<float>(2), c.Out<float>(0), rows, activation, workers);
         });
+        t.Add("DenseSparse", c => Kernels.DenseSparse(c.In<float>(0), c.In<float>(1), c.In<byte>(2), c.In<int>(3), c.In<float>(4),
+            c.Out<float>(0), c.Out<float>(1), c.Int("rows"), c.Int("k"), c.Int("n"), c.Activation("activation"), c.Workers()));
         t.Add("MatMul", c => Kernels.MatMul(c.In<float>(0), c.In<float>(1), c.Out<float>(0),
             c.Int("batch"), c.Int("m"), c.Int("k"), c.Int("n"), c.Int("aBatchStride"), c.Int("bBatchStride"), c.Bool("transposeB")));
         t.Add("Attention", c => Kernels.Attention(c.In<float>(0), c.In<float>(1), c.In<float>(2), c.In<float>(3),

@@ -254,9 +254,26 @@ public sealed partial class Lowerer
         var rows = x.ElementCount.TryDivide(k) ?? throw Unsupported("rows are not a whole multiple of K");
         if (w.Root.Data is { Real: not null } data && w.Type == ElementType.Float32 && data.Shape.Length == 2)
         {
-            if (TryEmitQuantizedDense(x, data, bias, y, rows, activation)) return;
-            // Constant weights: packed into the profile's panel layout now, and the kernel specialised on the shape.
             int panel = PanelPacking.PanelWidth(_plan.Profile);
+            long kc = data.Shape[0], nc = data.Shape[1];
+            long denseBytes = Runtime.Kernels.PackedDenseLength(checked((int)kc), checked((int)nc), panel) * sizeof(float);
+            var sparse = SparseRule.Decide(_node.Name, _plan.Profile, kc, nc, RowsAtMaxima(rows), SparsePacking.CountNonzeros(data), denseBytes, _plan.SparseKernels);
+            if (TryEmitQuantizedDense(x, data, bias, y, rows, activation))
+            {
+                // The quantized kernels are dense; DenseSparse is FP32 only.
+                _plan.SparseDecisions.Add(sparse with { Sparse = false, Reason = "dense kept: quantized (the sparse kernel is FP32 only)" });
+                return;
+            }
+            _plan.SparseDecisions.Add(sparse);
+            if (sparse.Sparse)
+            {
+                EmitSparseDense(x, data, bias, y, rows, activation);
+                // A quantized build's report has just listed this layer as FP32 at its dense size: give it what it stores.
+                if (_quantization?.Report.Layers is { Count: > 0 } layers && layers[^1].Node == _node.Name && layers[^1].Precision == Quantization.Precision.Fp32)
+                    layers[^1] = layers[^1] with { BytesAfter = sparse.SparseBytes, Note = (layers[^1].Note is { } note ? note + "; " : "") + "runs on DenseSparse (zero weights)" };
+                return;
+            }
+            // Constant weights: packed into the profile's panel layout now, and the kernel specialised on the shape.
             var packed = Weight(PanelPacking.Pack(data, panel));
             var shape = DenseShape(data.Shape[0], data.Shape[1], panel);
             _plan.Ops.Add(new PlanOp("Dense", new[] { x, packed, bias }, new[] { y },
@@ -265,6 +282,29 @@ public sealed partial class Lowerer
             return;
         }
         Emit("Dense", new[] { x, w, bias }, new[] { y }, new[] { P("rows", rows), P("k", k), P("n", nOut), ("activation", "Activation." + activation) });
+    }
+
+    /// <summary>
+    /// A Dense whose weights are mostly zero, on the column-compressed sparse kernel. Its scratch is x transposed
+    /// (<c>Kernels.DenseSparseScratchLength</c> = K·⌈rows/8⌉·8 floats, here K·(rows + 7) to stay a DimExpr).
+    /// </summary>
+    private void EmitSparseDense(PlanTensor x, ConstTensor w, PlanTensor? bias, PlanTensor y, DimExpr rows, string activation)
+    {
+        var (values, indices, starts) = SparsePacking.Pack(w);
+        long k = w.Shape[0], n = w.Shape[1];
+        var scratch = Temp(ElementType.Float32, new[] { (rows + DimExpr.Const(7)) * DimExpr.Const(k) });
+        Emit("DenseSparse", new[] { x, Weight(values), Weight(indices), Weight(starts), bias }, new[] { y, scratch }, new[]
+        {
+            P("rows", rows), P("k", k), P("n", n), ("activation", "Activation." + activation), ("workers", "workers"),
+        });
+    }
+
+    /// <summary>The rows of a Dense at the MaxShapes maxima (the size its buffers are planned for): the rule's shape class.</summary>
+    private long RowsAtMaxima(DimExpr rows)
+    {
+        var maxima = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (name, max) in _plan.Dimensions) maxima[name] = max;
+        return rows.Evaluate(maxima);
     }
 
     /// <summary>The name of the <c>IDenseShape</c> struct for a K×N layer, declared once per distinct shape.</summary>

@@ -64,6 +64,10 @@ public sealed class Plan
     public List<PlanOp> Ops { get; } = new();
     public List<(PlanTensor Tensor, long Limit)> IndexChecks { get; } = new();
     public List<PlanShape> Shapes { get; } = new();
+    /// <summary>For every constant FP32 Dense weight, whether it runs sparse and why (not written to the plan file: for the build log and the report).</summary>
+    public List<Lowering.SparseDecision> SparseDecisions { get; } = new();
+    /// <summary>How the lowering chooses DenseSparse (CompileRequest.SparseKernels).</summary>
+    public Lowering.SparseKernelMode SparseKernels { get; init; } = Lowering.SparseKernelMode.Auto;
 
     public string Write()
     {

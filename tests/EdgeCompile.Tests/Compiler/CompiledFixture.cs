@@ -27,12 +27,12 @@ public sealed class CompiledFixture : IDisposable
     public CompileResult Result { get; }
 
     public static CompiledFixture Compile(string modelPath, string maxShapes, string className = "FixtureModel", string profile = "portable", int threads = 1,
-        EdgeCompile.Compiler.Quantization.QuantizeOptions? quantize = null)
+        EdgeCompile.Compiler.Quantization.QuantizeOptions? quantize = null, EdgeCompile.Compiler.Lowering.SparseKernelMode sparseKernels = EdgeCompile.Compiler.Lowering.SparseKernelMode.Auto)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-test-").FullName;
         var request = new CompileRequest(modelPath, className, "EdgeCompile.Tests.Generated", maxShapes, profile,
             Path.Combine(dir, className + ".edgeplan"), Path.Combine(dir, className + ".edgeweights"), "EdgeCompile.Tests.Generated." + className + ".edgeweights",
-            Quantize: quantize);
+            Quantize: quantize, SparseKernels: sparseKernels);
         var result = ModelCompiler.Compile(request);
         if (!result.Success) throw new InvalidOperationException(string.Join(Environment.NewLine, result.Messages));
         var model = GeneratedModel.Compile(File.ReadAllText(request.PlanPath), File.ReadAllBytes(request.WeightsPath), new GeneratedModelOptions { Threads = threads });
