@@ -40,6 +40,10 @@ public sealed partial class KernelTable
             c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
             c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
             c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Activation("activation")));
+        t.Add("Conv2dInt4", c => Kernels.Conv2dInt4(c.In<float>(0), c.In<byte>(1), c.In<System.Half>(2), c.In<float>(3), c.Out<float>(0),
+            c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
+            c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
+            c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Int("block"), c.Activation("activation")));
         t.Add("Conv2dHalf", c => Kernels.Conv2dHalf(c.In<float>(0), c.In<System.Half>(1), c.In<float>(2), c.Out<float>(0),
             c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
             c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),

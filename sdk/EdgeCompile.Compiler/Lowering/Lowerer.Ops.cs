@@ -525,7 +525,7 @@ public sealed partial class Lowerer
             LowerPatchConv(n, g);
             return;
         }
-        var (kernel, weights) = ConvWeights(w);
+        var (kernel, weights, extra) = ConvWeights(w);
         Emit(kernel, new PlanTensor?[] { Tensor(x) }.Concat(weights).Append(Optional(b)).ToArray(), new[] { Define(n.Out) }, new[]
         {
             P("batch", x.Shape![0]), P("inChannels", x.Shape![1]), P("inHeight", win.InHeight), P("inWidth", win.InWidth),
@@ -533,8 +533,7 @@ public sealed partial class Lowerer
             P("kernelHeight", win.KernelHeight), P("kernelWidth", win.KernelWidth),
             P("strideHeight", win.StrideHeight), P("strideWidth", win.StrideWidth), P("padTop", win.PadTop), P("padLeft", win.PadLeft),
             P("dilationHeight", win.DilationHeight), P("dilationWidth", win.DilationWidth), P("groups", g.Groups),
-            ("activation", "Activation." + n.Str("activation", "None")),
-        });
+        }.Concat(extra).Append(("activation", "Activation." + n.Str("activation", "None"))).ToArray());
     }
 
     /// <summary>

@@ -121,14 +121,15 @@ public sealed partial class Lowerer
     }
 
     /// <summary>
-    /// The kernel and weight operands of a convolution (weight-only quantization: activations stay float). The
-    /// policy sees the filters as <c>[O, C/groups·kh·kw]</c>, a row per output channel: INT8 is symmetric per output
-    /// channel (<c>Conv2dInt8</c>), FP16 <c>Conv2dHalf</c>; FP32 (or no quantization) the plain <c>Conv2d</c>. There
-    /// is no INT4 convolution kernel: an INT4 choice becomes INT8 and the report says so.
+    /// The kernel, weight operands and extra parameters of a convolution (weight-only quantization: activations stay
+    /// float). The policy sees the filters as <c>[O, C/groups·kh·kw]</c>, a row per output channel: INT8 is symmetric
+    /// per output channel (<c>Conv2dInt8</c>), INT4 in blocks of <see cref="Quantizer.Int4Block"/> along each row with
+    /// Half scales (<c>Conv2dInt4</c>, plain rounding: no error compensation for convolutions), FP16
+    /// <c>Conv2dHalf</c>; FP32 (or no quantization) the plain <c>Conv2d</c>.
     /// </summary>
-    private (string Kernel, PlanTensor[] Weights) ConvWeights(Value w)
+    private (string Kernel, PlanTensor[] Weights, (string, string)[] Parameters) ConvWeights(Value w)
     {
-        var fp32 = ("Conv2d", new[] { Tensor(w) });
+        var fp32 = ("Conv2d", new[] { Tensor(w) }, Array.Empty<(string, string)>());
         if (_quantization is null) return fp32;
         var c = w.Const!;
         int rows = checked((int)c.Shape[0]), columns = checked((int)(c.Count / rows));
@@ -143,18 +144,28 @@ public sealed partial class Lowerer
                 var t = Weight(KernelLayouts.Vector(half));
                 Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(c.Real!, Quantizer.Widen(half)), before, t);
                 AddTableReference(w, name => new HalfWeightReplacement(name, half));
-                return ("Conv2dHalf", new[] { t });
+                return ("Conv2dHalf", new[] { t }, Array.Empty<(string, string)>());
             }
             case Precision.Int8:
-            case Precision.Int4:
             {
                 var q = Quantizer.Int8PerRow(c.Real!, rows, columns);
                 var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
                 var (t, scales) = (Weight(data8), Weight(scales8));
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(c.Real!, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
-                if (choice.Precision == Precision.Int4) Note("INT8: no INT4 Conv2d kernel");
                 AddTableReference(w, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null));
-                return ("Conv2dInt8", new[] { t, scales });
+                return ("Conv2dInt8", new[] { t, scales }, Array.Empty<(string, string)>());
+            }
+            case Precision.Int4:
+            {
+                // The filters' layout is the embedding table's (GatherInt4Rows): row oc, blocks along C/groups·kh·kw.
+                var q = Quantizer.Int4PerRowBlocks(c.Real!, rows, columns);
+                var (data4, scales4) = KernelLayouts.Int4Rows(q.Values, q.Scales, rows, columns, q.Block);
+                var (t, scales) = (Weight(data4), Weight(scales4));
+                Record(layer, Precision.Int4, Quantizer.RelativeRmsError(c.Real!, Quantizer.DequantizeInt4PerRowBlocks(q, rows, columns)), before, t, scales);
+                // The reference blocks the view [O, C/groups·kh·kw] along axis 1 and reshapes it back to the 4-D filter.
+                AddTableReference(w, name => new Int4WeightReplacement(name, q.Values, Array.ConvertAll(q.Scales, h => (float)h), Axis: 1, BlockSize: q.Block,
+                    Shape: new long[] { rows, columns }));
+                return ("Conv2dInt4", new[] { t, scales }, new[] { P("block", q.Block) });
             }
             default:
                 _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv", $"{rows}×{columns}", Precision.Fp32, 0, before, before));
