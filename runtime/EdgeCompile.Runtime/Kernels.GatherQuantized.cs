@@ -21,6 +21,22 @@ public static unsafe partial class Kernels
         int axisLength, int inner) => GatherInt8Rows<int>(data, rowScale, indices, y, axisLength, inner);
 
     /// <summary>
+    /// <c>y[r,d] = (float)data[r,d] · rowScale[r]</c>: a whole INT8 table <c>[rows, inner]</c> quantized per row,
+    /// dequantized into <c>y</c> (a constant table such as a position embedding that is added rather than gathered).
+    /// </summary>
+    public static void DequantizeInt8Rows(ReadOnlySpan<sbyte> data, ReadOnlySpan<float> rowScale, Span<float> y, int rows, int inner)
+    {
+        Guard.NonNegative(rows, nameof(rows)); Guard.NonNegative(inner, nameof(inner));
+        Guard.Length(data.Length, (long)rows * inner, nameof(data));
+        Guard.Length(rowScale.Length, rows, nameof(rowScale));
+        Guard.Length(y.Length, (long)rows * inner, nameof(y));
+        fixed (sbyte* pd = data)
+        fixed (float* py = y)
+            for (int r = 0; r < rows; r++)
+                WeightWidening.Int8ToSingle(pd + (nint)r * inner, rowScale[r], py + (nint)r * inner, inner);
+    }
+
+    /// <summary>
     /// <c>y[t,d] = (float)q[v,d] · (float)scales[v·⌈inner/block⌉ + d/block]</c> with <c>v = indices[t]</c>
     /// (wrapped): the INT4 table <c>q</c> <c>[axisLength, inner]</c> is stored as nibbles, element (v,d) being nibble
     /// <c>v·inner + d</c> of <c>data</c> (low nibble first, two's complement; <c>⌈axisLength·inner/2⌉</c> bytes),

@@ -44,6 +44,7 @@ public sealed partial class KernelTable
             c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
             c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
             c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Int("block"), c.Activation("activation")));
+        t.Add("DequantizeInt8Rows", c => Kernels.DequantizeInt8Rows(c.In<sbyte>(0), c.In<float>(1), c.Out<float>(0), c.Int("rows"), c.Int("inner")));
         t.Add("Conv2dHalf", c => Kernels.Conv2dHalf(c.In<float>(0), c.In<System.Half>(1), c.In<float>(2), c.Out<float>(0),
             c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
             c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),

@@ -54,7 +54,7 @@ public sealed partial class Lowerer
     private static readonly HashSet<string> IntegerArithmetic = new() { "Add", "Sub", "Mul", "Div", "Max", "Min" };
 
     private void LowerBinary(string op, Value a, Value b, Value result) =>
-        EmitBinary(op, Tensor(a), Tensor(b), Define(result));
+        EmitBinary(op, TableTensor(a), TableTensor(b), Define(result));
 
     private void EmitBinary(string op, PlanTensor a, PlanTensor b, PlanTensor y)
     {
@@ -618,6 +618,6 @@ public sealed partial class Lowerer
         p.Add(P("yRowStride", a.Heads * a.ValueDim));
         p.Add(P("yHeadStride", a.ValueDim));
         p.Add(("workers", "workers"));   // the model's WorkerPool: (batch, head) pairs split across its threads
-        Emit("Attention", new[] { Tensor(n.In(0)), Tensor(n.In(1)), Tensor(n.In(2)), Optional(n.Input(3)) }, new[] { Define(n.Out), scores }, p);
+        Emit("Attention", new[] { Tensor(n.In(0)), Tensor(n.In(1)), Tensor(n.In(2)), n.Input(3) is { } bias ? TableTensor(bias) : null }, new[] { Define(n.Out), scores }, p);
     }
 }

@@ -173,6 +173,36 @@ public sealed partial class Lowerer
         }
     }
 
+    /// <summary>Fewest elements a constant table needs before it is worth quantizing (<see cref="TableTensor"/>).</summary>
+    private const long TableMinimum = 256;
+
+    /// <summary>
+    /// A constant float table read whole by an elementwise op or as an attention bias (ViT's position embedding added
+    /// to the tokens, EfficientFormer's attention bias): under <c>Int8</c>, <c>Mixed</c> and <c>Int4</c> it is stored
+    /// INT8 symmetric per row of its last axis, as an embedding table, and <c>DequantizeInt8Rows</c> widens it into the
+    /// arena before its first reader (later readers share that copy). Biases, norm parameters and other vectors (fewer
+    /// than two axes longer than 1), tables under <see cref="TableMinimum"/> elements and tables with non-finite values
+    /// stay FP32. Other values: <see cref="Tensor"/>.
+    /// </summary>
+    private PlanTensor TableTensor(Value v)
+    {
+        if (_quantization is null || _tensors.ContainsKey(v) || v.Type != ElementType.Float32 || v.Const is not { Real: not null } c
+            || _quantization.Report.Mode is not (QuantizeMode.Int8 or QuantizeMode.Mixed or QuantizeMode.Int4)
+            || c.Shape.Count(d => d > 1) < 2 || c.Count < TableMinimum || !c.Real.All(double.IsFinite))
+            return Tensor(v);
+        int inner = checked((int)c.Shape[^1]), rows = checked((int)(c.Count / inner));
+        var q = Quantizer.Int8PerRow(c.Real, rows, inner);
+        var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, inner);
+        var (t, scales) = (Weight(data8), Weight(scales8));
+        var y = Temp(ElementType.Float32, v.Shape!);
+        Emit("DequantizeInt8Rows", new[] { t, scales }, new[] { y }, new[] { P("rows", rows), P("inner", inner) });
+        double error = Quantizer.RelativeRmsError(c.Real, Quantizer.DequantizeInt8PerRow(q, rows, inner));
+        _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Table", $"{rows}×{inner}", Precision.Int8, error, c.Count * sizeof(float),
+            (long)t.Data!.Count * t.Type.Size() + (long)scales.Data!.Count * scales.Type.Size(), Note: $"constant '{v.Name}'"));
+        AddTableReference(v, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null, Shape: new long[] { rows, inner }));
+        return _tensors[v] = y;
+    }
+
     private void Note(string note)
     {
         var layers = _quantization!.Report.Layers;
@@ -187,11 +217,11 @@ public sealed partial class Lowerer
         else NoteNotInReference();
     }
 
-    /// <summary>The reference ONNX file's replacement of an embedding table (when requested and the table is an initializer).</summary>
+    /// <summary>The reference ONNX file's replacement of an embedding table, filter or constant table (when requested and it is an initializer or a Constant node's tensor).</summary>
     private void AddTableReference(Value table, Func<string, WeightReplacement> replacement)
     {
         if (_quantization?.ReferenceWeights is null) return;
-        if (table.SourceInitializer is { } name) AddReferences(new[] { replacement(name) });
+        if ((table.SourceInitializer ?? table.SourceConstant) is { } name) AddReferences(new[] { replacement(name) });
         else NoteNotInReference();
     }
 
