@@ -30,7 +30,22 @@ public static partial class Kernels
     {
         Guard.Positive(outChannels, nameof(outChannels));
         Guard.Length(scale.Length, outChannels, nameof(scale));
-        Conv2dCore(x, new Int8Filters(w, scale, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+        Conv2dCore(x, new Int8Filters(w, scale, default, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+            kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
+    }
+
+    /// <summary>
+    /// <see cref="Conv2dInt8(ReadOnlySpan{float}, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, Activation)"/>
+    /// with Half scales: exactly Conv2d on <c>(float)w[i]·(float)scale[oc]</c>. Allocation-free.
+    /// </summary>
+    public static void Conv2dInt8(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<Half> scale, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, Activation activation)
+    {
+        Guard.Positive(outChannels, nameof(outChannels));
+        Guard.Length(scale.Length, outChannels, nameof(scale));
+        Conv2dCore(x, new Int8Filters(w, default, scale, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
             kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
     }
 
@@ -99,10 +114,12 @@ public static partial class Kernels
         public ReadOnlySpan<float> AsFloat => default;
     }
 
-    private readonly unsafe ref struct Int8Filters(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, int perChannel) : IConvFilters
+    /// <summary>INT8 filters with a scale per output channel, float or Half (the other span empty).</summary>
+    private readonly unsafe ref struct Int8Filters(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, ReadOnlySpan<Half> halfScale, int perChannel) : IConvFilters
     {
         private readonly ReadOnlySpan<sbyte> _w = w;
         private readonly ReadOnlySpan<float> _scale = scale;
+        private readonly ReadOnlySpan<Half> _halfScale = halfScale;
         // A run of the flattened weights shares one scale while it stays within an output channel.
         public void Widen(int start, int count, scoped Span<float> buffer)
         {
@@ -111,7 +128,7 @@ public static partial class Kernels
                 for (int done = 0; done < count;)
                 {
                     int e = start + done, oc = e / perChannel, run = Math.Min(count - done, (oc + 1) * perChannel - e);
-                    WeightWidening.Int8ToSingle(pw + e, _scale[oc], pb + done, run);
+                    WeightWidening.Int8ToSingle(pw + e, _halfScale.IsEmpty ? _scale[oc] : (float)_halfScale[oc], pb + done, run);
                     done += run;
                 }
         }

@@ -42,13 +42,13 @@ public sealed partial class Lowerer
                 var q = Quantizer.Int8PerColumn(w.Real!, k, n);
                 var packed = Weight(KernelLayouts.Int8QuadPanels(q.Values, k, n, panel));
                 var scales = Weight(KernelLayouts.Vector(ElementType.Float32, q.Scales));
-                var sums = Weight(KernelLayouts.ColumnSums(q.Values, k, n));
+                // No stored column sums: only the AVX-VNNI path needs them and it computes them (docs/quantization.md).
                 // Kernels.DenseInt8ScratchBytes(rows, K) = rows·(2·Kq + 16) + 64: the quantized rows and their scales.
                 int kq = (k + 3) / 4 * 4;
                 var scratch = Temp(ElementType.UInt8, new[] { rows * DimExpr.Const(2L * kq + 16) + DimExpr.Const(64) });
-                EmitShaped("DenseInt8", DenseShape(k, n, panel), new[] { x, packed, scales, sums, bias }, new[] { y, scratch },
+                EmitShaped("DenseInt8", DenseShape(k, n, panel), new[] { x, packed, scales, null, bias }, new[] { y, scratch },
                     new[] { P("rows", rows), PF("inputScale", choice.InputScale) }.Concat(epilogue));
-                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales, sums);
+                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales);
                 var inputQuantization = choice.InputScale > 0 ? ActivationQuantization.Static(choice.InputScale) : ActivationQuantization.Dynamic;
                 AddDenseReference(origin => DenseWeightReplacements.Int8(origin, k, n, q.Values, q.Scales, inputQuantization));
                 return true;
@@ -96,8 +96,7 @@ public sealed partial class Lowerer
             }
             case Precision.Int8:
             {
-                var q = Quantizer.Int8PerRow(table.Real, rows, columns);
-                var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+                var (q, data8, scales8) = Int8RowsWithHalfScales(table.Real, rows, columns);
                 var (t, scales) = (Weight(data8), Weight(scales8));
                 Emit("GatherInt8Rows", new[] { t, scales, indices }, new[] { y }, shape);
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
@@ -148,8 +147,7 @@ public sealed partial class Lowerer
             }
             case Precision.Int8:
             {
-                var q = Quantizer.Int8PerRow(c.Real!, rows, columns);
-                var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+                var (q, data8, scales8) = Int8RowsWithHalfScales(c.Real!, rows, columns);
                 var (t, scales) = (Weight(data8), Weight(scales8));
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(c.Real!, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
                 AddTableReference(w, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null));
@@ -171,6 +169,20 @@ public sealed partial class Lowerer
                 _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv", $"{rows}×{columns}", Precision.Fp32, 0, before, before));
                 return fp32;
         }
+    }
+
+    /// <summary>
+    /// An embedding table or conv filters INT8 per row with Half scales when every row's scale is a normal Half (2
+    /// bytes a row instead of 4: on a narrow table, such as MobileBERT's 32-wide word embeddings, the float scales are
+    /// 1/8 of the INT8 bytes), else float scales. The values are rounded against the stored scale either way, and the
+    /// reference ONNX file gets the same scales as floats.
+    /// </summary>
+    private static (Int8Groups Q, ConstTensor Data, ConstTensor Scales) Int8RowsWithHalfScales(double[] t, int rows, int columns)
+    {
+        var half = Quantizer.Int8PerRowHalfScales(t, rows, columns);
+        var q = half ?? Quantizer.Int8PerRow(t, rows, columns);
+        var (data, floatScales) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+        return (q, data, half is null ? floatScales : KernelLayouts.Vector(Array.ConvertAll(q.Scales, s => (Half)s)));
     }
 
     /// <summary>Fewest elements a constant table needs before it is worth quantizing (<see cref="TableTensor"/>).</summary>

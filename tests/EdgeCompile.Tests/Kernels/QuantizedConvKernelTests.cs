@@ -58,6 +58,12 @@ public class QuantizedConvKernelTests
         var (y8, y16, e8, e16) = (new float[n], new float[n], new float[n], new float[n]);
         Kernels.Conv2dInt8(x, q, scale, bias, y8, batch, inC, h, w, outC, oh, ow, kH, kW, stride, stride, pad, pad, dilation, dilation, groups, activation);
         Kernels.Conv2dHalf(x, half, bias, y16, batch, inC, h, w, outC, oh, ow, kH, kW, stride, stride, pad, pad, dilation, dilation, groups, activation);
+        // The same INT8 values with the scales as Half: exactly Conv2dInt8 with the float scales (float)(Half)s.
+        var halfScale = Array.ConvertAll(scale, s => (Half)s);
+        var (y8h, y8f) = (new float[n], new float[n]);
+        Kernels.Conv2dInt8(x, q, halfScale, bias, y8h, batch, inC, h, w, outC, oh, ow, kH, kW, stride, stride, pad, pad, dilation, dilation, groups, activation);
+        Kernels.Conv2dInt8(x, q, Array.ConvertAll(halfScale, s => (float)s), bias, y8f, batch, inC, h, w, outC, oh, ow, kH, kW, stride, stride, pad, pad, dilation, dilation, groups, activation);
+        Assert.Equal(y8f, y8h);
         bool gemmPath = kH * kW == 1 && groups == 1 && stride == 1 && pad == 0;
         if (!gemmPath)
         {
