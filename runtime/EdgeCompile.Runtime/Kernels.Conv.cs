@@ -30,7 +30,47 @@ public static partial class Kernels
     {
         Guard.Positive(outChannels, nameof(outChannels));
         Guard.Length(scale.Length, outChannels, nameof(scale));
-        Conv2dCore(x, new Int8Filters(w, scale, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+        Conv2dCore(x, new Int8Filters(w, scale, default, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+            kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
+    }
+
+    /// <summary>
+    /// <see cref="Conv2dInt8(ReadOnlySpan{float}, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, Activation)"/>
+    /// with Half scales: exactly Conv2d on <c>(float)w[i]·(float)scale[oc]</c>. Allocation-free.
+    /// </summary>
+    public static void Conv2dInt8(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> w, ReadOnlySpan<Half> scale, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, Activation activation)
+    {
+        Guard.Positive(outChannels, nameof(outChannels));
+        Guard.Length(scale.Length, outChannels, nameof(scale));
+        Conv2dCore(x, new Int8Filters(w, default, scale, w.Length / outChannels), w.Length, bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
+            kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
+    }
+
+    /// <summary>
+    /// <see cref="Conv2d"/> with INT4 weights in blocks along each filter (weight-only): output channel <c>oc</c>'s
+    /// filter is the row of <c>R = inChannels/groups·kernelHeight·kernelWidth</c> values in <c>w</c>'s order
+    /// <c>(ic, kh, kw)</c>, cut into blocks of <paramref name="block"/> consecutive values (the last block of a row may
+    /// be shorter), one Half scale per block: <c>scales[oc·⌈R/block⌉ + r/block]</c>. Value <c>(oc, r)</c> is nibble
+    /// <c>oc·R + r</c> of <c>w</c> (low nibble first, two's complement [-8, 7]; <c>⌈O·R/2⌉</c> bytes). Computes exactly
+    /// Conv2d on the weights <c>(float)q·(float)s</c>. Allocation-free.
+    /// </summary>
+    public static void Conv2dInt4(ReadOnlySpan<float> x, ReadOnlySpan<byte> w, ReadOnlySpan<Half> scales, ReadOnlySpan<float> bias, Span<float> y,
+        int batch, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernelHeight, int kernelWidth, int strideHeight, int strideWidth, int padTop, int padLeft,
+        int dilationHeight, int dilationWidth, int groups, int block, Activation activation)
+    {
+        Guard.Positive(outChannels, nameof(outChannels)); Guard.Positive(groups, nameof(groups)); Guard.Positive(block, nameof(block));
+        Guard.Positive(kernelHeight, nameof(kernelHeight)); Guard.Positive(kernelWidth, nameof(kernelWidth));
+        if (inChannels % groups != 0)
+            throw new ArgumentException($"groups ({groups}) must divide inChannels ({inChannels}).", nameof(groups));
+        long perChannel = (long)(inChannels / groups) * kernelHeight * kernelWidth, weights = outChannels * perChannel;
+        long blocksPerChannel = (perChannel + block - 1) / block;
+        Guard.Length(w.Length, (weights + 1) / 2, nameof(w));
+        Guard.Length(scales.Length, outChannels * blocksPerChannel, nameof(scales));
+        Conv2dCore(x, new Int4Filters(w, scales, (int)perChannel, block), checked((int)weights), bias, y, batch, inChannels, inHeight, inWidth, outChannels, outHeight, outWidth,
             kernelHeight, kernelWidth, strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth, groups, activation);
     }
 
@@ -61,25 +101,57 @@ public static partial class Kernels
         public ReadOnlySpan<float> AsFloat => _w;
     }
 
-    private readonly ref struct HalfFilters(ReadOnlySpan<Half> w) : IConvFilters
+    private readonly unsafe ref struct HalfFilters(ReadOnlySpan<Half> w) : IConvFilters
     {
         private readonly ReadOnlySpan<Half> _w = w;
         public void Widen(int start, int count, scoped Span<float> buffer)
         {
             var src = _w.Slice(start, count);
-            for (int i = 0; i < src.Length; i++) buffer[i] = (float)src[i];
+            fixed (Half* ps = src)
+            fixed (float* pb = buffer)
+                WeightWidening.HalfToSingle((ushort*)ps, pb, count);
         }
         public ReadOnlySpan<float> AsFloat => default;
     }
 
-    private readonly ref struct Int8Filters(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, int perChannel) : IConvFilters
+    /// <summary>INT8 filters with a scale per output channel, float or Half (the other span empty).</summary>
+    private readonly unsafe ref struct Int8Filters(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> scale, ReadOnlySpan<Half> halfScale, int perChannel) : IConvFilters
     {
         private readonly ReadOnlySpan<sbyte> _w = w;
         private readonly ReadOnlySpan<float> _scale = scale;
+        private readonly ReadOnlySpan<Half> _halfScale = halfScale;
+        // A run of the flattened weights shares one scale while it stays within an output channel.
         public void Widen(int start, int count, scoped Span<float> buffer)
         {
-            var src = _w.Slice(start, count);
-            for (int i = 0; i < src.Length; i++) buffer[i] = (float)src[i] * _scale[(start + i) / perChannel];
+            fixed (sbyte* pw = _w)
+            fixed (float* pb = buffer)
+                for (int done = 0; done < count;)
+                {
+                    int e = start + done, oc = e / perChannel, run = Math.Min(count - done, (oc + 1) * perChannel - e);
+                    WeightWidening.Int8ToSingle(pw + e, _halfScale.IsEmpty ? _scale[oc] : (float)_halfScale[oc], pb + done, run);
+                    done += run;
+                }
+        }
+        public ReadOnlySpan<float> AsFloat => default;
+    }
+
+    private readonly unsafe ref struct Int4Filters(ReadOnlySpan<byte> w, ReadOnlySpan<Half> scales, int perChannel, int block) : IConvFilters
+    {
+        private readonly ReadOnlySpan<byte> _w = w;
+        private readonly ReadOnlySpan<Half> _scales = scales;
+        private readonly int _blocksPerChannel = (perChannel + block - 1) / block;
+        // A run of nibbles shares one scale while it stays within one block of one output channel's filter.
+        public void Widen(int start, int count, scoped Span<float> buffer)
+        {
+            fixed (byte* pw = _w)
+            fixed (float* pb = buffer)
+                for (int done = 0; done < count;)
+                {
+                    int e = start + done, oc = e / perChannel, r = e - oc * perChannel, b = r / block;
+                    int run = Math.Min(count - done, Math.Min((b + 1) * block, perChannel) - r);
+                    WeightWidening.Int4RunToSingle(pw, e, run, (float)_scales[oc * _blocksPerChannel + b], pb + done);
+                    done += run;
+                }
         }
         public ReadOnlySpan<float> AsFloat => default;
     }
@@ -127,13 +199,14 @@ public static partial class Kernels
             return;
         }
 
-        // Quantized weights are widened a chunk of whole kernels (≥ 1) at a time; float weights are read in place.
-        int kernelsPerChunk = Math.Max(1, QuantizedConvChunk / kernelSize);
-        // (A single kernel larger than the chunk, over 256 taps, gets a heap buffer: the one allocation, quantized only.)
+        // Quantized weights are widened into one stack buffer: a chunk of whole kernels (≥ 1) at a time when a kernel
+        // fits, else the taps of one kernel a chunk at a time (large kernels: still no allocation). Float weights are
+        // read in place.
         ReadOnlySpan<float> floatW = filters.AsFloat;
         bool isFloat = floatW.Length == wLength;
-        Span<float> chunk = isFloat ? default
-            : kernelSize <= QuantizedConvChunk ? stackalloc float[QuantizedConvChunk] : new float[kernelSize];
+        int kernelsPerChunk = Math.Max(1, QuantizedConvChunk / kernelSize);
+        int tapsPerPiece = isFloat ? kernelSize : Math.Min(kernelSize, QuantizedConvChunk);
+        Span<float> chunk = isFloat ? default : stackalloc float[QuantizedConvChunk];
         for (int b = 0; b < batch; b++)
         for (int oc = 0; oc < outChannels; oc++)
         {
@@ -145,49 +218,63 @@ public static partial class Kernels
             {
                 int ic = g * icPerGroup + icg;
                 ReadOnlySpan<float> xp = x.Slice((b * inChannels + ic) * inPlane, inPlane);
-                int inChunk = icg % kernelsPerChunk;
-                if (inChunk == 0)
+                int kernelStart = (oc * icPerGroup + icg) * kernelSize;
+                for (int tap0 = 0; tap0 < kernelSize; tap0 += tapsPerPiece)
                 {
-                    int kernels = Math.Min(kernelsPerChunk, icPerGroup - icg);
-                    int start = (oc * icPerGroup + icg) * kernelSize, count = kernels * kernelSize;
-                    if (isFloat) wc = floatW.Slice(start, count);
+                    int taps = Math.Min(tapsPerPiece, kernelSize - tap0);
+                    scoped ReadOnlySpan<float> wk;
+                    if (isFloat) wk = floatW.Slice(kernelStart, kernelSize);
+                    else if (tapsPerPiece < kernelSize)
+                    {
+                        filters.Widen(kernelStart + tap0, taps, chunk);
+                        wk = chunk.Slice(0, taps);
+                    }
                     else
                     {
-                        filters.Widen(start, count, chunk);
-                        wc = chunk.Slice(0, count);
-                    }
-                }
-                ReadOnlySpan<float> wk = wc.Slice(inChunk * kernelSize, kernelSize);
-                for (int kh = 0; kh < kernelHeight; kh++)
-                for (int kw = 0; kw < kernelWidth; kw++)
-                {
-                    float wv = wk[kh * kernelWidth + kw];
-                    int offW = kw * dilationWidth - padLeft;                 // iw = ow·strideWidth + offW
-                    int owStart = offW >= 0 ? 0 : (-offW + strideWidth - 1) / strideWidth;
-                    int lastIw = inWidth - 1 - offW;                         // ow·strideWidth ≤ lastIw
-                    int owEnd = lastIw < 0 ? 0 : Math.Min(outWidth, lastIw / strideWidth + 1);
-                    int count = owEnd - owStart;
-                    if (count <= 0) continue;
-                    int offH = kh * dilationHeight - padTop;
-                    for (int oh = 0; oh < outHeight; oh++)
-                    {
-                        int ih = oh * strideHeight + offH;
-                        if ((uint)ih >= (uint)inHeight) continue;
-                        Span<float> yRow = yp.Slice(oh * outWidth + owStart, count);
-                        int iw0 = ih * inWidth + owStart * strideWidth + offW;
-                        if (strideWidth == 1)
+                        int inChunk = icg % kernelsPerChunk;
+                        if (inChunk == 0)
                         {
-                            ReadOnlySpan<float> xRow = xp.Slice(iw0, count);
-                            TensorPrimitives.MultiplyAdd(xRow, wv, yRow, yRow);
+                            int count = Math.Min(kernelsPerChunk, icPerGroup - icg) * kernelSize;
+                            filters.Widen(kernelStart, count, chunk);
+                            wc = chunk.Slice(0, count);
                         }
-                        else
-                        {
-                            for (int t = 0, iw = iw0; t < yRow.Length; t++, iw += strideWidth) yRow[t] += wv * xp[iw];
-                        }
+                        wk = wc.Slice(inChunk * kernelSize, kernelSize);
                     }
+                    for (int t = 0; t < taps; t++)
+                        AccumulateTap(xp, yp, wk[t], (tap0 + t) / kernelWidth, (tap0 + t) % kernelWidth, inHeight, inWidth, outHeight, outWidth,
+                            strideHeight, strideWidth, padTop, padLeft, dilationHeight, dilationWidth);
                 }
             }
             ApplyActivation(yp, activation);
+        }
+    }
+
+    /// <summary>One filter tap <c>(kh, kw)</c> of weight <paramref name="wv"/>: <c>yp[oh, ow] += wv · xp[ih, iw]</c> over the output positions whose input is inside the image.</summary>
+    private static void AccumulateTap(ReadOnlySpan<float> xp, Span<float> yp, float wv, int kh, int kw, int inHeight, int inWidth, int outHeight, int outWidth,
+        int strideHeight, int strideWidth, int padTop, int padLeft, int dilationHeight, int dilationWidth)
+    {
+        int offW = kw * dilationWidth - padLeft;                 // iw = ow·strideWidth + offW
+        int owStart = offW >= 0 ? 0 : (-offW + strideWidth - 1) / strideWidth;
+        int lastIw = inWidth - 1 - offW;                         // ow·strideWidth ≤ lastIw
+        int owEnd = lastIw < 0 ? 0 : Math.Min(outWidth, lastIw / strideWidth + 1);
+        int count = owEnd - owStart;
+        if (count <= 0) return;
+        int offH = kh * dilationHeight - padTop;
+        for (int oh = 0; oh < outHeight; oh++)
+        {
+            int ih = oh * strideHeight + offH;
+            if ((uint)ih >= (uint)inHeight) continue;
+            Span<float> yRow = yp.Slice(oh * outWidth + owStart, count);
+            int iw0 = ih * inWidth + owStart * strideWidth + offW;
+            if (strideWidth == 1)
+            {
+                ReadOnlySpan<float> xRow = xp.Slice(iw0, count);
+                TensorPrimitives.MultiplyAdd(xRow, wv, yRow, yRow);
+            }
+            else
+            {
+                for (int t = 0, iw = iw0; t < yRow.Length; t++, iw += strideWidth) yRow[t] += wv * xp[iw];
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -36,7 +37,9 @@ public static unsafe partial class Kernels
     /// row's largest magnitude) or fixed (<paramref name="inputScale"/> &gt; 0, from calibration).
     /// <paramref name="w"/> holds <c>q_w</c> in quad panels of <c>P = TShape.Panel</c> columns: byte
     /// <c>p·Kq·P + g·4P + 4j + t</c> is <c>q_w[4g+t, p·P+j]</c> (zero past K or N), <c>Kq = ⌈K/4⌉·4</c>.
-    /// <paramref name="wColumnSum"/> is <c>Σ_k q_w[k,j]</c> (length N). <paramref name="scratch"/> receives the quantized
+    /// <paramref name="wColumnSum"/> is <c>Σ_k q_w[k,j]</c> (length N), or empty: the unsigned-offset (AVX-VNNI) path
+    /// then computes each strip's sums itself with one extra one-row tile of ones, and the other paths never need
+    /// them (builds leave them out: 4 bytes per column less to ship). <paramref name="scratch"/> receives the quantized
     /// activations and must hold at least <see cref="DenseInt8ScratchBytes"/>(rows, K) bytes. Neither <c>y</c> nor
     /// <c>scratch</c> may overlap the inputs; <c>y</c> is written for its <c>rows·N</c> elements only.
     /// </summary>
@@ -92,7 +95,7 @@ public static unsafe partial class Kernels
         Guard.Length(x.Length, (long)rows * k, nameof(x));
         Guard.Length(w.Length, PackedDenseInt8Length(k, n, panel), nameof(w));
         Guard.Length(wScale.Length, n, nameof(wScale));
-        Guard.Length(wColumnSum.Length, n, nameof(wColumnSum));
+        if (!wColumnSum.IsEmpty) Guard.Length(wColumnSum.Length, n, nameof(wColumnSum));
         if (!bias.IsEmpty) Guard.Length(bias.Length, n, nameof(bias));
         Guard.Length(y.Length, (long)rows * n, nameof(y));
         Guard.AtLeast(scratch.Length, DenseInt8ScratchBytes(rows, k), nameof(scratch));
@@ -160,6 +163,23 @@ public static unsafe partial class Kernels
         }
     }
 
+    /// <summary>
+    /// <see cref="DenseInt8MaxK"/> bytes of 1 on the pinned object heap (allocated once, when first used; the array
+    /// field keeps it alive): the activation row whose dot products with a weight strip are its column sums.
+    /// </summary>
+    private static class Int8Ones
+    {
+        private static readonly byte[] s_row = Make();
+        public static readonly byte* Row = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(s_row));
+
+        private static byte[] Make()
+        {
+            var ones = GC.AllocateArray<byte>(DenseInt8MaxK, pinned: true);
+            Array.Fill(ones, (byte)1);
+            return ones;
+        }
+    }
+
     /// <summary>The pinned operands of one <see cref="DenseInt8{TShape}"/> call (bias null when absent), x already quantized.</summary>
     private readonly struct DenseInt8Args(byte* xq, sbyte* w, float* wScale, int* wColumnSum, float* bias, float* y,
         float* rowScale, int rows, Activation activation)
@@ -183,6 +203,10 @@ public static unsafe partial class Kernels
         nint lda = (nint)kq * DenseInt8ElementBytes(TKernel.Format);
         bool offset = TKernel.Format == Int8ActivationFormat.OffsetByte;
         int* acc = stackalloc int[mr * nr];
+        // Without stored column sums the offset path gets a strip's Σ_k q_w[k,j] as the one-row tile of a row of
+        // ones (exact, the same micro-kernel): one extra row per strip and row block.
+        bool sumStrips = offset && args.WColumnSum == null;
+        int* stripSum = stackalloc int[nr];
 
         int rowBlocks = (r1 - r0 + DenseMaxRowBlock - 1) / DenseMaxRowBlock;
         int mc = ((r1 - r0 + rowBlocks - 1) / Math.Max(rowBlocks, 1) + mr - 1) / mr * mr;
@@ -199,11 +223,13 @@ public static unsafe partial class Kernels
                     if (col >= n) break;  // the rest of the last panel is zero padding
                     int width = Math.Min(nr, n - col);
                     sbyte* b = args.W + (nint)p * kq * panel + 4 * s;
+                    if (sumStrips) TKernel.Tile(1, Int8Ones.Row, b, stripSum);
+                    int* columnSum = sumStrips ? stripSum : args.WColumnSum + col;
                     for (int t = 0; t < tiles; t++)
                     {
                         int r = rb + t * (rbEnd - rb) / tiles, m = rb + (t + 1) * (rbEnd - rb) / tiles - r;
                         TKernel.Tile(m, args.Xq + r * lda, b, acc);
-                        DenseInt8Epilogue(acc, nr, m, width, offset, args.RowScale + r, args.WScale + col, args.WColumnSum + col,
+                        DenseInt8Epilogue(acc, nr, m, width, offset, args.RowScale + r, args.WScale + col, columnSum,
                             args.Bias == null ? null : args.Bias + col, args.Y + (nint)r * n + col, n, args.Activation);
                     }
                 }

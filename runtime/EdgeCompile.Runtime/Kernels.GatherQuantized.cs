@@ -21,6 +21,50 @@ public static unsafe partial class Kernels
         int axisLength, int inner) => GatherInt8Rows<int>(data, rowScale, indices, y, axisLength, inner);
 
     /// <summary>
+    /// <see cref="GatherInt8Rows(ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{long}, Span{float}, int, int)"/>
+    /// with Half row scales: <c>y[t,d] = (float)data[v,d] · (float)rowScale[v]</c> (narrow tables, where a float scale
+    /// per row is a large share of the bytes).
+    /// </summary>
+    public static void GatherInt8Rows(ReadOnlySpan<sbyte> data, ReadOnlySpan<Half> rowScale, ReadOnlySpan<long> indices, Span<float> y,
+        int axisLength, int inner) => GatherInt8HalfRows<long>(data, rowScale, indices, y, axisLength, inner);
+
+    /// <inheritdoc cref="GatherInt8Rows(ReadOnlySpan{sbyte}, ReadOnlySpan{Half}, ReadOnlySpan{long}, Span{float}, int, int)"/>
+    public static void GatherInt8Rows(ReadOnlySpan<sbyte> data, ReadOnlySpan<Half> rowScale, ReadOnlySpan<int> indices, Span<float> y,
+        int axisLength, int inner) => GatherInt8HalfRows<int>(data, rowScale, indices, y, axisLength, inner);
+
+    private static void GatherInt8HalfRows<TIndex>(ReadOnlySpan<sbyte> data, ReadOnlySpan<Half> rowScale, ReadOnlySpan<TIndex> indices, Span<float> y,
+        int axisLength, int inner) where TIndex : unmanaged, IBinaryInteger<TIndex>
+    {
+        CheckGather(data.Length, indices.Length, y.Length, 1, axisLength, inner);
+        Guard.Length(rowScale.Length, axisLength, nameof(rowScale));
+        fixed (sbyte* pd = data)
+        fixed (float* py = y)
+        {
+            for (int t = 0; t < indices.Length; t++)
+            {
+                int v = GatherRow(indices, t, axisLength);
+                WeightWidening.Int8ToSingle(pd + (nint)v * inner, (float)rowScale[v], py + (nint)t * inner, inner);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>y[r,d] = (float)data[r,d] · rowScale[r]</c>: a whole INT8 table <c>[rows, inner]</c> quantized per row,
+    /// dequantized into <c>y</c> (a constant table such as a position embedding that is added rather than gathered).
+    /// </summary>
+    public static void DequantizeInt8Rows(ReadOnlySpan<sbyte> data, ReadOnlySpan<float> rowScale, Span<float> y, int rows, int inner)
+    {
+        Guard.NonNegative(rows, nameof(rows)); Guard.NonNegative(inner, nameof(inner));
+        Guard.Length(data.Length, (long)rows * inner, nameof(data));
+        Guard.Length(rowScale.Length, rows, nameof(rowScale));
+        Guard.Length(y.Length, (long)rows * inner, nameof(y));
+        fixed (sbyte* pd = data)
+        fixed (float* py = y)
+            for (int r = 0; r < rows; r++)
+                WeightWidening.Int8ToSingle(pd + (nint)r * inner, rowScale[r], py + (nint)r * inner, inner);
+    }
+
+    /// <summary>
     /// <c>y[t,d] = (float)q[v,d] · (float)scales[v·⌈inner/block⌉ + d/block]</c> with <c>v = indices[t]</c>
     /// (wrapped): the INT4 table <c>q</c> <c>[axisLength, inner]</c> is stored as nibbles, element (v,d) being nibble
     /// <c>v·inner + d</c> of <c>data</c> (low nibble first, two's complement; <c>⌈axisLength·inner/2⌉</c> bytes),

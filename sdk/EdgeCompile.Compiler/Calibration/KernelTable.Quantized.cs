@@ -36,10 +36,24 @@ public sealed partial class KernelTable
             using (ShapeBinding.Bind(c.Shape(0), c))
                 Kernels.DenseInt4<BoundDenseShape>(c.In<float>(0), c.In<byte>(1), c.In<System.Half>(2), c.In<float>(3), c.Out<float>(0), rows, activation, workers);
         });
-        t.Add("Conv2dInt8", c => Kernels.Conv2dInt8(c.In<float>(0), c.In<sbyte>(1), c.In<float>(2), c.In<float>(3), c.Out<float>(0),
+        t.Add("Conv2dInt8", c =>
+        {
+            if (c.InputType(2) == ElementType.Float16)
+                Kernels.Conv2dInt8(c.In<float>(0), c.In<sbyte>(1), c.In<System.Half>(2), c.In<float>(3), c.Out<float>(0),
+                    c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
+                    c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
+                    c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Activation("activation"));
+            else
+                Kernels.Conv2dInt8(c.In<float>(0), c.In<sbyte>(1), c.In<float>(2), c.In<float>(3), c.Out<float>(0),
+                    c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
+                    c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
+                    c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Activation("activation"));
+        });
+        t.Add("Conv2dInt4", c => Kernels.Conv2dInt4(c.In<float>(0), c.In<byte>(1), c.In<System.Half>(2), c.In<float>(3), c.Out<float>(0),
             c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
             c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
-            c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Activation("activation")));
+            c.Int("dilationHeight"), c.Int("dilationWidth"), c.Int("groups"), c.Int("block"), c.Activation("activation")));
+        t.Add("DequantizeInt8Rows", c => Kernels.DequantizeInt8Rows(c.In<sbyte>(0), c.In<float>(1), c.Out<float>(0), c.Int("rows"), c.Int("inner")));
         t.Add("Conv2dHalf", c => Kernels.Conv2dHalf(c.In<float>(0), c.In<System.Half>(1), c.In<float>(2), c.Out<float>(0),
             c.Int("batch"), c.Int("inChannels"), c.Int("inHeight"), c.Int("inWidth"), c.Int("outChannels"), c.Int("outHeight"), c.Int("outWidth"),
             c.Int("kernelHeight"), c.Int("kernelWidth"), c.Int("strideHeight"), c.Int("strideWidth"), c.Int("padTop"), c.Int("padLeft"),
@@ -47,10 +61,11 @@ public sealed partial class KernelTable
         t.Add("GatherInt8Rows", c =>
         {
             int axisLength = c.Int("axisLength"), inner = c.Int("inner");
-            if (c.InputType(2) == ElementType.Int64)
-                Kernels.GatherInt8Rows(c.In<sbyte>(0), c.In<float>(1), c.In<long>(2), c.Out<float>(0), axisLength, inner);
-            else
-                Kernels.GatherInt8Rows(c.In<sbyte>(0), c.In<float>(1), c.In<int>(2), c.Out<float>(0), axisLength, inner);
+            bool halfScales = c.InputType(1) == ElementType.Float16, longIndices = c.InputType(2) == ElementType.Int64;
+            if (halfScales && longIndices) Kernels.GatherInt8Rows(c.In<sbyte>(0), c.In<System.Half>(1), c.In<long>(2), c.Out<float>(0), axisLength, inner);
+            else if (halfScales) Kernels.GatherInt8Rows(c.In<sbyte>(0), c.In<System.Half>(1), c.In<int>(2), c.Out<float>(0), axisLength, inner);
+            else if (longIndices) Kernels.GatherInt8Rows(c.In<sbyte>(0), c.In<float>(1), c.In<long>(2), c.Out<float>(0), axisLength, inner);
+            else Kernels.GatherInt8Rows(c.In<sbyte>(0), c.In<float>(1), c.In<int>(2), c.Out<float>(0), axisLength, inner);
         });
         t.Add("GatherInt4Rows", c =>
         {

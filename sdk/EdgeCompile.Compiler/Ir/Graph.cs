@@ -25,6 +25,9 @@ public sealed class Value
     public Node? Producer { get; set; }
     /// <summary>The ONNX initializer this value is, unchanged (set on import); null for anything computed or rebuilt.</summary>
     public string? SourceInitializer { get; set; }
+    /// <summary>Set on the output of an ONNX <c>Constant</c> node with a tensor value (its name), unchanged; null otherwise.
+    /// The reference ONNX file can replace such a tensor as it replaces an initializer.</summary>
+    public string? SourceConstant { get; set; }
     /// <summary>For a weight built from initializers by a pass (merged projections): where its columns come from. See <see cref="WeightOrigins"/>.</summary>
     public IReadOnlyList<WeightSlice>? WeightOrigin { get; set; }
     public bool IsGraphInput { get; set; }

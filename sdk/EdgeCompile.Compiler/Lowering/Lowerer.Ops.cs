@@ -54,7 +54,7 @@ public sealed partial class Lowerer
     private static readonly HashSet<string> IntegerArithmetic = new() { "Add", "Sub", "Mul", "Div", "Max", "Min" };
 
     private void LowerBinary(string op, Value a, Value b, Value result) =>
-        EmitBinary(op, Tensor(a), Tensor(b), Define(result));
+        EmitBinary(op, TableTensor(a), TableTensor(b), Define(result));
 
     private void EmitBinary(string op, PlanTensor a, PlanTensor b, PlanTensor y)
     {
@@ -565,7 +565,7 @@ public sealed partial class Lowerer
             LowerPatchConv(n, g);
             return;
         }
-        var (kernel, weights) = ConvWeights(w);
+        var (kernel, weights, extra) = ConvWeights(w);
         Emit(kernel, new PlanTensor?[] { Tensor(x) }.Concat(weights).Append(Optional(b)).ToArray(), new[] { Define(n.Out) }, new[]
         {
             P("batch", x.Shape![0]), P("inChannels", x.Shape![1]), P("inHeight", win.InHeight), P("inWidth", win.InWidth),
@@ -573,8 +573,7 @@ public sealed partial class Lowerer
             P("kernelHeight", win.KernelHeight), P("kernelWidth", win.KernelWidth),
             P("strideHeight", win.StrideHeight), P("strideWidth", win.StrideWidth), P("padTop", win.PadTop), P("padLeft", win.PadLeft),
             P("dilationHeight", win.DilationHeight), P("dilationWidth", win.DilationWidth), P("groups", g.Groups),
-            ("activation", "Activation." + n.Str("activation", "None")),
-        });
+        }.Concat(extra).Append(("activation", "Activation." + n.Str("activation", "None"))).ToArray());
     }
 
     /// <summary>
@@ -659,6 +658,6 @@ public sealed partial class Lowerer
         p.Add(P("yRowStride", a.Heads * a.ValueDim));
         p.Add(P("yHeadStride", a.ValueDim));
         p.Add(("workers", "workers"));   // the model's WorkerPool: (batch, head) pairs split across its threads
-        Emit("Attention", new[] { Tensor(n.In(0)), Tensor(n.In(1)), Tensor(n.In(2)), Optional(n.Input(3)) }, new[] { Define(n.Out), scores }, p);
+        Emit("Attention", new[] { Tensor(n.In(0)), Tensor(n.In(1)), Tensor(n.In(2)), n.Input(3) is { } bias ? TableTensor(bias) : null }, new[] { Define(n.Out), scores }, p);
     }
 }

@@ -42,13 +42,13 @@ public sealed partial class Lowerer
                 var q = Quantizer.Int8PerColumn(w.Real!, k, n);
                 var packed = Weight(KernelLayouts.Int8QuadPanels(q.Values, k, n, panel));
                 var scales = Weight(KernelLayouts.Vector(ElementType.Float32, q.Scales));
-                var sums = Weight(KernelLayouts.ColumnSums(q.Values, k, n));
+                // No stored column sums: only the AVX-VNNI path needs them and it computes them (docs/quantization.md).
                 // Kernels.DenseInt8ScratchBytes(rows, K) = rows·(2·Kq + 16) + 64: the quantized rows and their scales.
                 int kq = (k + 3) / 4 * 4;
                 var scratch = Temp(ElementType.UInt8, new[] { rows * DimExpr.Const(2L * kq + 16) + DimExpr.Const(64) });
-                EmitShaped("DenseInt8", DenseShape(k, n, panel), new[] { x, packed, scales, sums, bias }, new[] { y, scratch },
+                EmitShaped("DenseInt8", DenseShape(k, n, panel), new[] { x, packed, scales, null, bias }, new[] { y, scratch },
                     new[] { P("rows", rows), PF("inputScale", choice.InputScale) }.Concat(epilogue));
-                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales, sums);
+                Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales);
                 var inputQuantization = choice.InputScale > 0 ? ActivationQuantization.Static(choice.InputScale) : ActivationQuantization.Dynamic;
                 AddDenseReference(origin => DenseWeightReplacements.Int8(origin, k, n, q.Values, q.Scales, inputQuantization));
                 return true;
@@ -96,8 +96,7 @@ public sealed partial class Lowerer
             }
             case Precision.Int8:
             {
-                var q = Quantizer.Int8PerRow(table.Real, rows, columns);
-                var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+                var (q, data8, scales8) = Int8RowsWithHalfScales(table.Real, rows, columns);
                 var (t, scales) = (Weight(data8), Weight(scales8));
                 Emit("GatherInt8Rows", new[] { t, scales, indices }, new[] { y }, shape);
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(table.Real, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
@@ -121,14 +120,15 @@ public sealed partial class Lowerer
     }
 
     /// <summary>
-    /// The kernel and weight operands of a convolution (weight-only quantization: activations stay float). The
-    /// policy sees the filters as <c>[O, C/groups·kh·kw]</c>, a row per output channel: INT8 is symmetric per output
-    /// channel (<c>Conv2dInt8</c>), FP16 <c>Conv2dHalf</c>; FP32 (or no quantization) the plain <c>Conv2d</c>. There
-    /// is no INT4 convolution kernel: an INT4 choice becomes INT8 and the report says so.
+    /// The kernel, weight operands and extra parameters of a convolution (weight-only quantization: activations stay
+    /// float). The policy sees the filters as <c>[O, C/groups·kh·kw]</c>, a row per output channel: INT8 is symmetric
+    /// per output channel (<c>Conv2dInt8</c>), INT4 in blocks of <see cref="Quantizer.Int4Block"/> along each row with
+    /// Half scales (<c>Conv2dInt4</c>, plain rounding: no error compensation for convolutions), FP16
+    /// <c>Conv2dHalf</c>; FP32 (or no quantization) the plain <c>Conv2d</c>.
     /// </summary>
-    private (string Kernel, PlanTensor[] Weights) ConvWeights(Value w)
+    private (string Kernel, PlanTensor[] Weights, (string, string)[] Parameters) ConvWeights(Value w)
     {
-        var fp32 = ("Conv2d", new[] { Tensor(w) });
+        var fp32 = ("Conv2d", new[] { Tensor(w) }, Array.Empty<(string, string)>());
         if (_quantization is null) return fp32;
         var c = w.Const!;
         int rows = checked((int)c.Shape[0]), columns = checked((int)(c.Count / rows));
@@ -143,23 +143,76 @@ public sealed partial class Lowerer
                 var t = Weight(KernelLayouts.Vector(half));
                 Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(c.Real!, Quantizer.Widen(half)), before, t);
                 AddTableReference(w, name => new HalfWeightReplacement(name, half));
-                return ("Conv2dHalf", new[] { t });
+                return ("Conv2dHalf", new[] { t }, Array.Empty<(string, string)>());
             }
             case Precision.Int8:
-            case Precision.Int4:
             {
-                var q = Quantizer.Int8PerRow(c.Real!, rows, columns);
-                var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+                var (q, data8, scales8) = Int8RowsWithHalfScales(c.Real!, rows, columns);
                 var (t, scales) = (Weight(data8), Weight(scales8));
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(c.Real!, Quantizer.DequantizeInt8PerRow(q, rows, columns)), before, t, scales);
-                if (choice.Precision == Precision.Int4) Note("INT8: no INT4 Conv2d kernel");
                 AddTableReference(w, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null));
-                return ("Conv2dInt8", new[] { t, scales });
+                return ("Conv2dInt8", new[] { t, scales }, Array.Empty<(string, string)>());
+            }
+            case Precision.Int4:
+            {
+                // The filters' layout is the embedding table's (GatherInt4Rows): row oc, blocks along C/groups·kh·kw.
+                var q = Quantizer.Int4PerRowBlocks(c.Real!, rows, columns);
+                var (data4, scales4) = KernelLayouts.Int4Rows(q.Values, q.Scales, rows, columns, q.Block);
+                var (t, scales) = (Weight(data4), Weight(scales4));
+                Record(layer, Precision.Int4, Quantizer.RelativeRmsError(c.Real!, Quantizer.DequantizeInt4PerRowBlocks(q, rows, columns)), before, t, scales);
+                // The reference blocks the view [O, C/groups·kh·kw] along axis 1 and reshapes it back to the 4-D filter.
+                AddTableReference(w, name => new Int4WeightReplacement(name, q.Values, Array.ConvertAll(q.Scales, h => (float)h), Axis: 1, BlockSize: q.Block,
+                    Shape: new long[] { rows, columns }));
+                return ("Conv2dInt4", new[] { t, scales }, new[] { P("block", q.Block) });
             }
             default:
                 _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Conv", $"{rows}×{columns}", Precision.Fp32, 0, before, before));
                 return fp32;
         }
+    }
+
+    /// <summary>
+    /// An embedding table or conv filters INT8 per row with Half scales when every row's scale is a normal Half (2
+    /// bytes a row instead of 4: on a narrow table, such as MobileBERT's 32-wide word embeddings, the float scales are
+    /// 1/8 of the INT8 bytes), else float scales. The values are rounded against the stored scale either way, and the
+    /// reference ONNX file gets the same scales as floats.
+    /// </summary>
+    private static (Int8Groups Q, ConstTensor Data, ConstTensor Scales) Int8RowsWithHalfScales(double[] t, int rows, int columns)
+    {
+        var half = Quantizer.Int8PerRowHalfScales(t, rows, columns);
+        var q = half ?? Quantizer.Int8PerRow(t, rows, columns);
+        var (data, floatScales) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, columns);
+        return (q, data, half is null ? floatScales : KernelLayouts.Vector(Array.ConvertAll(q.Scales, s => (Half)s)));
+    }
+
+    /// <summary>Fewest elements a constant table needs before it is worth quantizing (<see cref="TableTensor"/>).</summary>
+    private const long TableMinimum = 256;
+
+    /// <summary>
+    /// A constant float table read whole by an elementwise op or as an attention bias (ViT's position embedding added
+    /// to the tokens, EfficientFormer's attention bias): under <c>Int8</c>, <c>Mixed</c> and <c>Int4</c> it is stored
+    /// INT8 symmetric per row of its last axis, as an embedding table, and <c>DequantizeInt8Rows</c> widens it into the
+    /// arena before its first reader (later readers share that copy). Biases, norm parameters and other vectors (fewer
+    /// than two axes longer than 1), tables under <see cref="TableMinimum"/> elements and tables with non-finite values
+    /// stay FP32. Other values: <see cref="Tensor"/>.
+    /// </summary>
+    private PlanTensor TableTensor(Value v)
+    {
+        if (_quantization is null || _tensors.ContainsKey(v) || v.Type != ElementType.Float32 || v.Const is not { Real: not null } c
+            || _quantization.Report.Mode is not (QuantizeMode.Int8 or QuantizeMode.Mixed or QuantizeMode.Int4)
+            || c.Shape.Count(d => d > 1) < 2 || c.Count < TableMinimum || !c.Real.All(double.IsFinite))
+            return Tensor(v);
+        int inner = checked((int)c.Shape[^1]), rows = checked((int)(c.Count / inner));
+        var q = Quantizer.Int8PerRow(c.Real, rows, inner);
+        var (data8, scales8) = KernelLayouts.Int8Rows(q.Values, q.Scales, rows, inner);
+        var (t, scales) = (Weight(data8), Weight(scales8));
+        var y = Temp(ElementType.Float32, v.Shape!);
+        Emit("DequantizeInt8Rows", new[] { t, scales }, new[] { y }, new[] { P("rows", rows), P("inner", inner) });
+        double error = Quantizer.RelativeRmsError(c.Real, Quantizer.DequantizeInt8PerRow(q, rows, inner));
+        _quantization.Report.Layers.Add(new LayerReport(_node.Name, "Table", $"{rows}×{inner}", Precision.Int8, error, c.Count * sizeof(float),
+            (long)t.Data!.Count * t.Type.Size() + (long)scales.Data!.Count * scales.Type.Size(), Note: $"constant '{v.Name}'"));
+        AddTableReference(v, name => new Int8WeightReplacement(name, q.Values, q.Scales, Axis: 0, Activation: null, Shape: new long[] { rows, inner }));
+        return _tensors[v] = y;
     }
 
     private void Note(string note)
@@ -176,11 +229,11 @@ public sealed partial class Lowerer
         else NoteNotInReference();
     }
 
-    /// <summary>The reference ONNX file's replacement of an embedding table (when requested and the table is an initializer).</summary>
+    /// <summary>The reference ONNX file's replacement of an embedding table, filter or constant table (when requested and it is an initializer or a Constant node's tensor).</summary>
     private void AddTableReference(Value table, Func<string, WeightReplacement> replacement)
     {
         if (_quantization?.ReferenceWeights is null) return;
-        if (table.SourceInitializer is { } name) AddReferences(new[] { replacement(name) });
+        if ((table.SourceInitializer ?? table.SourceConstant) is { } name) AddReferences(new[] { replacement(name) });
         else NoteNotInReference();
     }
 

@@ -52,10 +52,14 @@ public static class QuantizedOnnxWriter
         var weightNodes = new List<NodeProto>();
         foreach (var r in replacements)
         {
+            // The weight is an initializer, or the tensor of a Constant node (EfficientFormer's attention biases).
+            var constant = graph.Node.FirstOrDefault(n => n.OpType == "Constant" && n.Output.Count == 1 && n.Output[0] == r.Initializer);
             var original = graph.Initializer.FirstOrDefault(t => t.Name == r.Initializer)
-                ?? throw Invalid($"the model has no initializer '{r.Initializer}' to replace.");
+                ?? constant?.Attribute.FirstOrDefault(a => a.Name == "value")?.T
+                ?? throw Invalid($"the model has no initializer or Constant '{r.Initializer}' to replace.");
             if (original.DataType != OnnxDataType.Float) throw Invalid($"initializer '{r.Initializer}' is not FLOAT; only float weights are quantized.");
-            graph.Initializer.Remove(original);
+            if (constant is not null) graph.Node.Remove(constant);
+            else graph.Initializer.Remove(original);
             // IR < 4 lists initializers among the graph inputs; the name is now computed, so it is no input any more.
             if (graph.Input.FirstOrDefault(i => i.Name == r.Initializer) is { } listed) graph.Input.Remove(listed);
             var dims = original.Dims.ToArray();

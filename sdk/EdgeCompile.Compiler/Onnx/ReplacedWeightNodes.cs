@@ -15,18 +15,39 @@ internal sealed class ReplacedWeightNodes(GraphProto graph, UniqueNames names, s
 
     public void Int8(Int8WeightReplacement r)
     {
-        CheckCount(r.Values.Length, dims);
-        int axis = CheckAxis(r.Axis, dims);
-        if (r.Scales.Length != dims[axis]) throw Invalid($"has {r.Scales.Length} scales for the {dims[axis]} indices of axis {axis}");
-        string q = Initializer(OnnxProtos.Int8s(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/int8"), dims, r.Values));
-        string s = Initializer(OnnxProtos.Floats(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/scale"), new[] { dims[axis] }, r.Scales));
-        nodes.Add(OnnxProtos.Node("DequantizeLinear", $"{QuantizedOnnxWriter.Prefix}{weight}/dequantize", new[] { q, s }, new[] { weight }, OnnxProtos.Int("axis", axis)));
+        var view = CheckView(r.Shape);
+        CheckCount(r.Values.Length, view);
+        int axis = CheckAxis(r.Axis, view);
+        if (r.Scales.Length != view[axis]) throw Invalid($"has {r.Scales.Length} scales for the {view[axis]} indices of axis {axis}");
+        string q = Initializer(OnnxProtos.Int8s(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/int8"), view, r.Values));
+        string s = Initializer(OnnxProtos.Floats(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/scale"), new[] { view[axis] }, r.Scales));
+        string dequantized = ViewOutput(view);
+        nodes.Add(OnnxProtos.Node("DequantizeLinear", $"{QuantizedOnnxWriter.Prefix}{weight}/dequantize", new[] { q, s }, new[] { dequantized }, OnnxProtos.Int("axis", axis)));
+        ReshapeBack(view, dequantized);
+    }
+
+    /// <summary>The shape the integers are stored in: the weight's own, or a view with its element count.</summary>
+    private long[] CheckView(long[]? shape)
+    {
+        var view = shape ?? dims;
+        if (view.Aggregate(1L, (a, b) => a * b) != _count) throw Invalid($"is viewed as [{string.Join(",", view)}], which does not have its {_count} elements");
+        return view;
+    }
+
+    /// <summary>The dequantized tensor's name: the weight's when stored in its own shape, else a view reshaped by <see cref="ReshapeBack"/>.</summary>
+    private string ViewOutput(long[] view) =>
+        view.SequenceEqual(dims) ? weight : names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/dequantized_view");
+
+    private void ReshapeBack(long[] view, string dequantized)
+    {
+        if (view.SequenceEqual(dims)) return;
+        string shape = Initializer(OnnxProtos.Int64s(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/shape"), new long[] { dims.Length }, dims));
+        nodes.Add(OnnxProtos.Node("Reshape", $"{QuantizedOnnxWriter.Prefix}{weight}/reshape", new[] { dequantized, shape }, new[] { weight }));
     }
 
     public void Int4(Int4WeightReplacement r)
     {
-        var view = r.Shape ?? dims;
-        if (view.Aggregate(1L, (a, b) => a * b) != _count) throw Invalid($"is viewed as [{string.Join(",", view)}], which does not have its {_count} elements");
+        var view = CheckView(r.Shape);
         CheckCount(r.Values.Length, view);
         int axis = CheckAxis(r.Axis, view);
         if (r.BlockSize < 2) throw Invalid($"has block size {r.BlockSize}; DequantizeLinear needs at least 2");
@@ -36,13 +57,10 @@ internal sealed class ReplacedWeightNodes(GraphProto graph, UniqueNames names, s
         string q = Initializer(OnnxProtos.Int4s(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/int4"), view, r.Values));
         // Float scales (Half widened exactly): DequantizeLinear's output type is its scale's, and a Half product q·s would round.
         string s = Initializer(OnnxProtos.Floats(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/scale"), scaleDims, r.Scales));
-        bool reshaped = !view.SequenceEqual(dims);
-        string dequantized = reshaped ? names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/dequantized_view") : weight;
+        string dequantized = ViewOutput(view);
         nodes.Add(OnnxProtos.Node("DequantizeLinear", $"{QuantizedOnnxWriter.Prefix}{weight}/dequantize", new[] { q, s }, new[] { dequantized },
             OnnxProtos.Int("axis", axis), OnnxProtos.Int("block_size", r.BlockSize)));
-        if (!reshaped) return;
-        string shape = Initializer(OnnxProtos.Int64s(names.Make($"{QuantizedOnnxWriter.Prefix}{weight}/shape"), new long[] { dims.Length }, dims));
-        nodes.Add(OnnxProtos.Node("Reshape", $"{QuantizedOnnxWriter.Prefix}{weight}/reshape", new[] { dequantized, shape }, new[] { weight }));
+        ReshapeBack(view, dequantized);
     }
 
     public void Half(HalfWeightReplacement r)

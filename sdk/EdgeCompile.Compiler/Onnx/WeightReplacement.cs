@@ -33,8 +33,10 @@ public sealed record ActivationQuantization
 /// INT8, symmetric per axis: the weight becomes <c>DequantizeLinear(values, scales, axis)</c> (scale per index of
 /// <paramref name="Axis"/>, zero point 0), and each MatMul/Gemm/Conv reading it as its weight gets <paramref name="Activation"/>
 /// in front of its data input. Null <paramref name="Activation"/>: weight only (an embedding table read by Gather).
+/// <paramref name="Shape"/>, when given, is a view of the initializer with the same element count (a constant table
+/// quantized per row of its last axis is the view [rows, D]); the dequantized view is reshaped back.
 /// </summary>
-public sealed record Int8WeightReplacement(string Initializer, sbyte[] Values, float[] Scales, int Axis, ActivationQuantization? Activation)
+public sealed record Int8WeightReplacement(string Initializer, sbyte[] Values, float[] Scales, int Axis, ActivationQuantization? Activation, long[]? Shape = null)
     : WeightReplacement(Initializer);
 
 /// <summary>

@@ -251,7 +251,11 @@ public static class ShapeInference
     private static void InferConstant(Node n)
     {
         ConstTensor c;
-        if (n.Attributes.TryGetValue("value", out var v) && v.T is not null) c = v.T;
+        if (n.Attributes.TryGetValue("value", out var v) && v.T is not null)
+        {
+            c = v.T;
+            n.Out.SourceConstant = n.Out.Name;
+        }
         else if (n.Attributes.TryGetValue("value_float", out v) && v.F is double f) c = ConstTensor.Scalar(ElementType.Float32, f);
         else if (n.Attributes.TryGetValue("value_int", out v) && v.I is long i) c = ConstTensor.Scalar(ElementType.Int64, i);
         else if (n.Attributes.TryGetValue("value_floats", out v) && v.Floats is { } fs) c = ConstTensor.Floats(ElementType.Float32, new long[] { fs.Length }, fs);

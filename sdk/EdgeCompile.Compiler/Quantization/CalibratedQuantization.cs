@@ -140,8 +140,8 @@ public sealed class CalibratedQuantization
         public LayerChoice Choose(LayerWeights layer)
         {
             long count = (long)layer.Rows * layer.Columns;
-            // INT8: the values plus a float scale per column (Dense, with its int32 column sum) or per row (embedding, Conv output channel).
-            long int8 = layer.Kind == LayerKind.Dense ? count + 8L * layer.Columns : count + 4L * layer.Rows;
+            // INT8: the values plus a float scale per column (Dense) or per row (embedding, Conv output channel).
+            long int8 = layer.Kind == LayerKind.Dense ? count + 4L * layer.Columns : count + 4L * layer.Rows;
             if (!layers.Exists(l => l.Node == layer.Node)) layers.Add(new QuantizableLayer(layer.Node, 4 * count, 2 * count, int8));
             return new LayerChoice(Precision.Fp32);
         }

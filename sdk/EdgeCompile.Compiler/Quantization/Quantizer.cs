@@ -56,6 +56,31 @@ public static class Quantizer
     }
 
     /// <summary>
+    /// <see cref="Int8PerRow"/> with scales that are Half values: <c>s[v]</c> is the smallest Half ≥ max |T[v,·]| / 127
+    /// (rounded up, so no value clamps), then <c>q = clamp(round_half_even(T / s), -127, 127)</c> as for float scales.
+    /// Null when a row's scale is outside the normal Half range (a subnormal scale would lose precision): the caller
+    /// keeps float scales.
+    /// </summary>
+    public static Int8Groups? Int8PerRowHalfScales(double[] t, int rows, int columns)
+    {
+        Check(t, rows, columns);
+        var scales = new float[rows];
+        var q = new sbyte[t.Length];
+        for (int v = 0; v < rows; v++)
+        {
+            float max = 0;
+            for (int d = 0; d < columns; d++) max = MathF.Max(max, MathF.Abs((float)t[(long)v * columns + d]));
+            float exact = Int8Scale(max);
+            var h = (Half)exact;
+            if ((float)h < exact) h = Half.BitIncrement(h);
+            if (!Half.IsNormal(h)) return null;
+            scales[v] = (float)h;
+            for (int d = 0; d < columns; d++) q[(long)v * columns + d] = Int8Value((float)t[(long)v * columns + d], scales[v]);
+        }
+        return new Int8Groups(q, scales);
+    }
+
+    /// <summary>
     /// Dense weights <c>[K,N]</c> by plain rounding in blocks of <paramref name="block"/> consecutive <c>k</c> within
     /// a column: <c>s[b,j] = (Half)(max |W| / 7)</c> (1 for a zero block), <c>q = clamp(round(W / (float)s), -8, 7)</c>.
     /// Scales come out <c>[⌈K/block⌉, N]</c> row-major, values <c>[K,N]</c> row-major.

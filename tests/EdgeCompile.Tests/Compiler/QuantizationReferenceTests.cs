@@ -32,6 +32,8 @@ public sealed class QuantizationReferenceTests(ITestOutputHelper output) : IDisp
     [InlineData("bert", QuantizeMode.Int4)]
     [InlineData("vit", QuantizeMode.Int8)]
     [InlineData("vit", QuantizeMode.Int4)]
+    [InlineData("mobilevit", QuantizeMode.Int4)]         // Conv2dInt4: blocked DequantizeLinear on the [O, C/g·kh·kw] view, reshaped
+    [InlineData("efficientformer", QuantizeMode.Int4)]
     public void Generated_code_matches_onnx_runtime_on_the_reference_file(string family, QuantizeMode mode)
     {
         var set = FixtureTestSet.Load(family);

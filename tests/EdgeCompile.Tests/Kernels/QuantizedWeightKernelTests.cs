@@ -406,6 +406,19 @@ public class QuantizedWeightKernelTests
         var y32 = new float[expected.Length];
         Kernels.GatherInt8Rows(data, rowScale, Array.ConvertAll(s_indices, i => (int)i), y32, V, inner);
         Assert.Equal(expected, y32);
+
+        // Half row scales: the same rule on (float)(Half)scale.
+        var halfScale = Array.ConvertAll(rowScale, s => (Half)s);
+        for (int t = 0; t < s_indices.Length; t++)
+        {
+            int v = Wrap(s_indices[t], V);
+            for (int d = 0; d < inner; d++) expected[t * inner + d] = data[v * inner + d] * (float)halfScale[v];
+        }
+        Kernels.GatherInt8Rows(data, halfScale, s_indices, y, V, inner);
+        Assert.Equal(expected, y);
+        Kernels.GatherInt8Rows(data, halfScale, Array.ConvertAll(s_indices, i => (int)i), y32, V, inner);
+        Assert.Equal(expected, y32);
+        Assert.Equal("rowScale", Assert.Throws<ArgumentException>(() => Kernels.GatherInt8Rows(data, new Half[V - 1], s_indices, y, V, inner)).ParamName);
     }
 
     [Theory]
