@@ -316,8 +316,7 @@ public static class Diagnostics
     public const string IgnoredQuantizeMetadata = "EC1017";
     public const string InvalidPrune = "EC1018";
     public const string InvalidPruneMode = "EC1019";
-    /// <summary>PruneMode NM or Unstructured: named by issue 5, not built yet.</summary>
-    public const string PruneModeUnavailable = "EC1020";
+    // EC1020 (PruneMode NM or Unstructured not available yet) is retired: both are built.
     public const string InvalidPrunedOnnx = "EC1021";
     /// <summary>Warning: PruneMode or PrunedOnnx without Prune.</summary>
     public const string IgnoredPruneMetadata = "EC1022";

@@ -17,7 +17,7 @@ internal static class PruneSettings
 
     /// <summary>
     /// Reads <c>Prune</c>, <c>PruneMode</c> and <c>PrunedOnnx</c>; problems go to <paramref name="errors"/>
-    /// (EC1018–EC1021) or, for metadata without effect, <paramref name="warnings"/> (EC1022). Null when there is an error.
+    /// (EC1018, EC1019, EC1021) or, for metadata without effect, <paramref name="warnings"/> (EC1022). Null when there is an error.
     /// </summary>
     /// <param name="calibration">The item's Calibration folder (absolute, checked by <see cref="QuantizeSettings"/>), or null.</param>
     public static PruneOptions? Read(ITaskItem item, string spec, string? calibration, string intermediate, string className,
@@ -27,15 +27,12 @@ internal static class PruneSettings
         string fractionText = item.GetMetadata("Prune").Trim();
         if (!PruneOptions.TryParseFraction(fractionText, out double fraction))
             errors.Add(new ItemError(Diagnostics.InvalidPrune, projectFile,
-                $"EdgeModel '{spec}': Prune '{fractionText}' is not a fraction in [0, {PruneOptions.MaxFraction}]. Give the fraction of each FFN block's neurons to remove, e.g. Prune=\"0.4\"."));
+                $"EdgeModel '{spec}': Prune '{fractionText}' is not a fraction in [0, {PruneOptions.MaxFraction}]. Give the fraction to remove (of each FFN block's neurons, or with PruneMode NM/Unstructured of the prunable weights), e.g. Prune=\"0.4\"."));
 
         string modeText = item.GetMetadata("PruneMode").Trim();
         if (!PruneOptions.TryParseMode(modeText, out var mode))
             errors.Add(new ItemError(Diagnostics.InvalidPruneMode, projectFile,
-                $"EdgeModel '{spec}': PruneMode '{modeText}' is not known. Use one of: {PruneOptions.ModeNames} (Structured is the default and, today, the only one available)."));
-        else if (mode != PruneMode.Structured)
-            errors.Add(new ItemError(Diagnostics.PruneModeUnavailable, projectFile,
-                $"EdgeModel '{spec}': PruneMode=\"{mode}\" is not available yet; only Structured (FFN neurons) is. Remove PruneMode or set it to Structured."));
+                $"EdgeModel '{spec}': PruneMode '{modeText}' is not known. Use one of: {PruneOptions.ModeNames} (Structured is the default)."));
 
         string onnxText = item.GetMetadata("PrunedOnnx").Trim();
         bool prunedOnnx = false;

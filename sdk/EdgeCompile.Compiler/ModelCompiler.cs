@@ -27,7 +27,7 @@ namespace EdgeCompile.Compiler;
 /// plan and the generated code do not depend on the folder the project is built in. Null: <paramref name="ModelPath"/>.
 /// Messages always name <paramref name="ModelPath"/>, the real file.</param>
 /// <param name="Quantize">Quantization of the weights (docs/quantization.md); null or <see cref="QuantizeOptions.None"/>: FP32.</param>
-/// <param name="Prune">Structured pruning of the FFN blocks, done before quantization (README, "Pruning"); null or
+/// <param name="Prune">Pruning (structured FFN neurons, NM or unstructured), done before quantization (README, "Pruning"); null or
 /// <see cref="PruneOptions.None"/>: none.</param>
 public sealed record CompileRequest(
     string ModelPath,
@@ -156,7 +156,9 @@ public static class ModelCompiler
         }
 
         // Pruning first: it changes the graph's constants, which everything below (quantization included) then sees.
-        pruning = prune.Enabled ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
+        pruning = !prune.Enabled ? null
+            : prune.Mode == PruneMode.Structured ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages)
+            : SparsityPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages);
         quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;
         var plan = NewPlan();
         Lowerer.Lower(graph, plan, quantization);

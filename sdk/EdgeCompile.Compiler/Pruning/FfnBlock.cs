@@ -40,7 +40,7 @@ public sealed record FfnBlock(Node Up, Node Down)
     /// A 2-D float weight and (optional) 1-D bias, both constants read by this node alone: pruning rewrites them in
     /// place, which must not change another layer that shares them (tied weights).
     /// </summary>
-    private static bool IsOwnConstantWeight(Node dense, Dictionary<Value, List<Node>> consumers)
+    internal static bool IsOwnConstantWeight(Node dense, Dictionary<Value, List<Node>> consumers)
     {
         if (dense.Input(1) is not { Const: { Real: not null, Shape.Length: 2 } } w || w.Type != ElementType.Float32) return false;
         if (dense.Input(2) is { } b && (b.Const is not { Real: not null, Shape.Length: 1 } || b.Type != ElementType.Float32)) return false;

@@ -14,6 +14,10 @@ public sealed class PruningReport
     public PruningReport(double fraction) => Fraction = fraction;
 
     public double Fraction { get; }
+    public PruneMode Mode { get; init; } = PruneMode.Structured;
+    /// <summary>NM/Unstructured: the pattern and the pruned layers (<see cref="SparsityPruner"/>).</summary>
+    public SparsityPattern? Pattern { get; init; }
+    public List<SparseLayer> Layers { get; } = new();
     public List<PrunedBlock> Blocks { get; } = new();
     public int CalibrationSamples { get; set; }
     public long ParametersBefore { get; set; }
@@ -29,6 +33,7 @@ public sealed class PruningReport
     /// <summary>The one build-log line.</summary>
     public string Summary(string className)
     {
+        if (Mode != PruneMode.Structured) return SparsityReport.Summary(this, className);
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}, parameters {ParametersBefore:N0} → {ParametersAfter:N0}, FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes");
         if (CalibrationSamples > 0)
@@ -39,6 +44,7 @@ public sealed class PruningReport
     /// <summary>The report section (a level-2 heading and a table), appended to the quantization report when there is one.</summary>
     public string ToMarkdown()
     {
+        if (Mode != PruneMode.Structured) return SparsityReport.ToMarkdown(this);
         var md = new StringBuilder();
         md.AppendLine("## Pruning").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (FFN neurons); {Ranking}.").AppendLine();

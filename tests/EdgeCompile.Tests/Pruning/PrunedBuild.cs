@@ -43,12 +43,14 @@ public sealed class PrunedBuild : IDisposable
     public static string Calibration(string family) => Path.Combine(Repository.Fixture(family), "calibration");
 
     /// <param name="fraction">0: no pruning (the unpruned FP32 baseline).</param>
-    public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None)
+    public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None,
+        PruneMode mode = PruneMode.Structured)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-prune-").FullName;
         var prune = new PruneOptions
         {
             Fraction = fraction,
+            Mode = mode,
             CalibrationDirectory = calibrated ? Calibration(family) : null,
             Compensate = compensate,
             PrunedOnnxPath = Path.Combine(dir, "model.pruned.onnx"),
@@ -57,6 +59,7 @@ public sealed class PrunedBuild : IDisposable
         var quantizeOptions = quantize == QuantizeMode.None ? null : new QuantizeOptions
         {
             Mode = quantize,
+            CalibrationDirectory = quantize == QuantizeMode.Int4 && calibrated ? Calibration(family) : null,
             QuantizedOnnxPath = Path.Combine(dir, "model.quantized.onnx"),
             ReportPath = Path.Combine(dir, "model.quantization.md"),
         };
