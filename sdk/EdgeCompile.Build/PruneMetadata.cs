@@ -17,7 +17,7 @@ internal static class PruneSettings
 
     /// <summary>
     /// Reads <c>Prune</c>, <c>PruneMode</c> and <c>PrunedOnnx</c>; problems go to <paramref name="errors"/>
-    /// (EC1018, EC1019, EC1021) or, for metadata without effect, <paramref name="warnings"/> (EC1022). Null when there is an error.
+    /// (EC1018–EC1021) or, for metadata without effect, <paramref name="warnings"/> (EC1022). Null when there is an error.
     /// </summary>
     /// <param name="calibration">The item's Calibration folder (absolute, checked by <see cref="QuantizeSettings"/>), or null.</param>
     public static PruneOptions? Read(ITaskItem item, string spec, string? calibration, string intermediate, string className,
@@ -33,6 +33,10 @@ internal static class PruneSettings
         if (!PruneOptions.TryParseMode(modeText, out var mode))
             errors.Add(new ItemError(Diagnostics.InvalidPruneMode, projectFile,
                 $"EdgeModel '{spec}': PruneMode '{modeText}' is not known. Use one of: {PruneOptions.ModeNames} (Structured is the default)."));
+
+        else if (mode == PruneMode.NM && fraction > 0 && !SparsityPattern.IsUsableNm(fraction))
+            errors.Add(new ItemError(Diagnostics.NmPruneUnusable, projectFile,
+                $"EdgeModel '{spec}': PruneMode=\"NM\" with Prune=\"{fractionText}\" would remove {SparsityPattern.NmRemovedPerGroup(fraction)} of every {SparsityPattern.NmGroup} weights. Use Prune=\"0.25\", \"0.5\" (2:4) or \"0.75\"."));
 
         string onnxText = item.GetMetadata("PrunedOnnx").Trim();
         bool prunedOnnx = false;

@@ -25,6 +25,12 @@ public sealed record SparsityPattern(double Fraction, int RemovedPerGroup, int G
 
     public static SparsityPattern NM(int removed) => new(removed / (double)NmGroup, removed, NmGroup);
 
+    /// <summary>The weights of every group of 4 NM removes for a <c>Prune</c> fraction: round(4·p), halves away from zero.</summary>
+    public static int NmRemovedPerGroup(double fraction) => (int)Math.Round(fraction * NmGroup, MidpointRounding.AwayFromZero);
+
+    /// <summary>False when NM with this fraction would remove none or all of every group (a metadata error).</summary>
+    public static bool IsUsableNm(double fraction) => NmRemovedPerGroup(fraction) is > 0 and < NmGroup;
+
     /// <summary>Weights to remove in a last NM group of <paramref name="rows"/> rows.</summary>
     public int RemovedIn(int rows) => RemovedPerGroup * rows / GroupSize;
 

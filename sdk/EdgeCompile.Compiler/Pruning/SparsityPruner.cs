@@ -23,9 +23,9 @@ public static class SparsityPruner
     {
         if (options.Mode == PruneMode.Unstructured) return SparsityPattern.Unstructured(options.Fraction);
         double perGroup = options.Fraction * SparsityPattern.NmGroup;
-        int removed = (int)Math.Round(perGroup, MidpointRounding.AwayFromZero);
+        int removed = SparsityPattern.NmRemovedPerGroup(options.Fraction);
         string fraction = options.Fraction.ToString("R", CultureInfo.InvariantCulture);
-        if (removed is 0 or SparsityPattern.NmGroup)
+        if (!SparsityPattern.IsUsableNm(options.Fraction))
             throw new CompilerException(Codes.NmFractionUnusable,
                 $"PruneMode=\"NM\" with Prune={fraction} would remove {removed} of every {SparsityPattern.NmGroup} weights. Use Prune=\"0.25\", \"0.5\" (2:4) or \"0.75\".");
         if (Math.Abs(perGroup - removed) > 1e-9)

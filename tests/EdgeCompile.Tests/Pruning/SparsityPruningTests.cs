@@ -179,6 +179,57 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(2, 0.0)]
+    [InlineData(0, 0.5)]
+    public void SparseGpt_beats_magnitude_on_correlated_inputs(int nmRemoved, double unstructured)
+    {
+        // Inputs with a shared component, so that a removed weight's contribution can be moved to its neighbours.
+        int k = 48, n = 12, rows = 400;
+        var random = new Random(11);
+        var x = new double[rows * k];
+        for (int r = 0; r < rows; r++)
+        {
+            double shared = random.NextDouble() * 2 - 1;
+            for (int i = 0; i < k; i++) x[r * k + i] = shared + 0.5 * (random.NextDouble() * 2 - 1);
+        }
+        var h = new double[k * k];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++) h[i * k + j] += x[r * k + i] * x[r * k + j];
+        var w = new double[k * n];
+        for (int i = 0; i < w.Length; i++) w[i] = random.NextDouble() * 2 - 1;
+        var pattern = nmRemoved > 0 ? SparsityPattern.NM(nmRemoved) : SparsityPattern.Unstructured(unstructured);
+
+        var mask = pattern.MagnitudeMask(w, k, n);
+        var magnitude = w.Select((v, i) => mask[i] ? 0 : v).ToArray();
+        var compensated = SparseGpt.Prune(w, k, n, h, pattern)!;
+        Assert.Equal(magnitude.Count(v => v == 0), compensated.Count(v => v == 0));
+        if (pattern.IsNM)
+            for (int j = 0; j < n; j++)
+                for (int g = 0; g < k; g += 4)
+                    Assert.Equal(nmRemoved, Enumerable.Range(g, 4).Count(r => compensated[r * n + j] == 0));
+
+        // The output error measured directly on the rows, ‖X·(W − Ŵ)‖ / ‖X·W‖.
+        double Error(double[] pruned)
+        {
+            double diff = 0, norm = 0;
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < n; j++)
+                {
+                    double y = 0, yp = 0;
+                    for (int i = 0; i < k; i++) { y += x[r * k + i] * w[i * n + j]; yp += x[r * k + i] * pruned[i * n + j]; }
+                    diff += (y - yp) * (y - yp);
+                    norm += y * y;
+                }
+            return Math.Sqrt(diff / norm);
+        }
+        double errorMagnitude = Error(magnitude), errorCompensated = Error(compensated);
+        output.WriteLine($"{pattern}: output error magnitude {errorMagnitude:0.####}, SparseGPT {errorCompensated:0.####}");
+        Assert.True(errorCompensated < 0.8 * errorMagnitude, $"SparseGPT {errorCompensated} vs magnitude {errorMagnitude}");
+        Assert.Equal(errorMagnitude, SparseGpt.RelativeError(h, w, magnitude, k, n), 1e-9);
+    }
+
+    [Theory]
     [InlineData(0.1, Codes.NmFractionUnusable)]
     [InlineData(0.9, Codes.NmFractionUnusable)]
     public void Nm_fractions_that_remove_none_or_all_are_coded_errors(double fraction, string code)
