@@ -316,8 +316,8 @@ public static class Diagnostics
     public const string IgnoredQuantizeMetadata = "EC1017";
     public const string InvalidPrune = "EC1018";
     public const string InvalidPruneMode = "EC1019";
-    /// <summary>PruneMode NM or Unstructured: named by issue 5, not built yet.</summary>
-    public const string PruneModeUnavailable = "EC1020";
+    /// <summary>PruneMode NM with a Prune that removes none or all of every 4 weights (was: NM/Unstructured not available yet).</summary>
+    public const string NmPruneUnusable = "EC1020";
     public const string InvalidPrunedOnnx = "EC1021";
     /// <summary>Warning: PruneMode or PrunedOnnx without Prune.</summary>
     public const string IgnoredPruneMetadata = "EC1022";

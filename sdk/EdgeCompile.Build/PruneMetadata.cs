@@ -27,15 +27,16 @@ internal static class PruneSettings
         string fractionText = item.GetMetadata("Prune").Trim();
         if (!PruneOptions.TryParseFraction(fractionText, out double fraction))
             errors.Add(new ItemError(Diagnostics.InvalidPrune, projectFile,
-                $"EdgeModel '{spec}': Prune '{fractionText}' is not a fraction in [0, {PruneOptions.MaxFraction}]. Give the fraction of each FFN block's neurons to remove, e.g. Prune=\"0.4\"."));
+                $"EdgeModel '{spec}': Prune '{fractionText}' is not a fraction in [0, {PruneOptions.MaxFraction}]. Give the fraction to remove (of each FFN block's neurons, or with PruneMode NM/Unstructured of the prunable weights), e.g. Prune=\"0.4\"."));
 
         string modeText = item.GetMetadata("PruneMode").Trim();
         if (!PruneOptions.TryParseMode(modeText, out var mode))
             errors.Add(new ItemError(Diagnostics.InvalidPruneMode, projectFile,
-                $"EdgeModel '{spec}': PruneMode '{modeText}' is not known. Use one of: {PruneOptions.ModeNames} (Structured is the default and, today, the only one available)."));
-        else if (mode != PruneMode.Structured)
-            errors.Add(new ItemError(Diagnostics.PruneModeUnavailable, projectFile,
-                $"EdgeModel '{spec}': PruneMode=\"{mode}\" is not available yet; only Structured (FFN neurons) is. Remove PruneMode or set it to Structured."));
+                $"EdgeModel '{spec}': PruneMode '{modeText}' is not known. Use one of: {PruneOptions.ModeNames} (Structured is the default)."));
+
+        else if (mode == PruneMode.NM && fraction > 0 && !SparsityPattern.IsUsableNm(fraction))
+            errors.Add(new ItemError(Diagnostics.NmPruneUnusable, projectFile,
+                $"EdgeModel '{spec}': PruneMode=\"NM\" with Prune=\"{fractionText}\" would remove {SparsityPattern.NmRemovedPerGroup(fraction)} of every {SparsityPattern.NmGroup} weights. Use Prune=\"0.25\", \"0.5\" (2:4) or \"0.75\"."));
 
         string onnxText = item.GetMetadata("PrunedOnnx").Trim();
         bool prunedOnnx = false;

@@ -62,8 +62,7 @@ public static class Codes
     public const string CalibrationIndexOutOfRange = "EC2111";
 
     // ---- pruning (build-time, README "Pruning"): EC2201.. -------------------------------------------------------
-    /// <summary>A pruning option the compiler cannot carry out yet (PruneMode NM or Unstructured).</summary>
-    public const string PruneModeUnavailable = "EC2201";
+    // EC2201 (PruneMode NM or Unstructured not available) is retired: both are.
     /// <summary>Prune is outside [0, 0.9].</summary>
     public const string PruneFractionOutOfRange = "EC2202";
     /// <summary>(warning) Prune is set but the model has no FFN block (Dense with activation feeding only a Dense) and no conv channel group to prune.</summary>
@@ -77,6 +76,12 @@ public static class Codes
     /// or BatchNormalization parameter is not a FLOAT initializer of its own.
     /// </summary>
     public const string PrunedConvOnnxUnavailable = "EC2210";
+    /// <summary>(warning) PruneMode NM with a Prune that is not a multiple of 0.25: rounded to a whole number of every 4.</summary>
+    public const string NmFractionRounded = "EC2215";
+    /// <summary>PruneMode NM with a Prune that rounds to removing none or all of every 4 weights.</summary>
+    public const string NmFractionUnusable = "EC2216";
+    /// <summary>(warning) PruneMode NM or Unstructured, but the model has no prunable Dense layer.</summary>
+    public const string NothingToSparsify = "EC2217";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

@@ -27,7 +27,7 @@ namespace EdgeCompile.Compiler;
 /// plan and the generated code do not depend on the folder the project is built in. Null: <paramref name="ModelPath"/>.
 /// Messages always name <paramref name="ModelPath"/>, the real file.</param>
 /// <param name="Quantize">Quantization of the weights (docs/quantization.md); null or <see cref="QuantizeOptions.None"/>: FP32.</param>
-/// <param name="Prune">Structured pruning of the FFN blocks, done before quantization (README, "Pruning"); null or
+/// <param name="Prune">Pruning (structured FFN neurons, NM or unstructured), done before quantization (README, "Pruning"); null or
 /// <see cref="PruneOptions.None"/>: none.</param>
 /// <param name="SparseKernels">When a Dense with zero weights runs on <c>DenseSparse</c>: by the measured rule (the
 /// default), never, or always at density ≤ 0.5 (tests and experiments).</param>
@@ -165,10 +165,15 @@ public static class ModelCompiler
         }
 
         // Pruning first: it changes the graph's constants, which everything below (quantization included) then sees.
-        // Heads, then FFN neurons: the FFN blocks are measured on the calibration set with the heads already gone.
-        var heads = prune.Enabled ? AttentionHeadPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
-        pruning = prune.Enabled ? FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages, heads) : null;
-        if (pruning is not null) pruning = ConvChannelPruner.Run(graph, prune, () => LowerWith(null), pruning);
+        // Structured: heads, then FFN neurons, then conv channels, each measured on the calibration set with the previous cuts made.
+        // NM and Unstructured: individual weights of the Dense layers (SparsityPruner).
+        if (prune.Enabled && prune.Mode == PruneMode.Structured)
+        {
+            var heads = AttentionHeadPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages);
+            pruning = FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages, heads);
+            pruning = ConvChannelPruner.Run(graph, prune, () => LowerWith(null), pruning);
+        }
+        else pruning = prune.Enabled ? SparsityPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
         quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;
         var plan = NewPlan();
         Lowerer.Lower(graph, plan, quantization);

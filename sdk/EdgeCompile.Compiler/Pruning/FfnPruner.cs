@@ -30,12 +30,9 @@ public static class FfnPruner
     /// <summary>Refuses what the compiler cannot do, whether or not <see cref="PruneOptions.Fraction"/> asks for pruning.</summary>
     public static void Check(PruneOptions options)
     {
-        if (options.Mode != PruneMode.Structured)
-            throw new CompilerException(Codes.PruneModeUnavailable,
-                $"PruneMode=\"{options.Mode}\" is not available yet; only Structured (FFN neurons) is. Remove PruneMode or set it to Structured.");
         if (!(options.Fraction >= 0 && options.Fraction <= PruneOptions.MaxFraction))
             throw new CompilerException(Codes.PruneFractionOutOfRange,
-                $"Prune={options.Fraction.ToString("R", CultureInfo.InvariantCulture)} is outside [0, {PruneOptions.MaxFraction}]: it is the fraction of each FFN block's neurons to remove.");
+                $"Prune={options.Fraction.ToString("R", CultureInfo.InvariantCulture)} is outside [0, {PruneOptions.MaxFraction}]: it is the fraction of each FFN block's neurons (PruneMode Structured) or of the prunable weights (NM, Unstructured) to remove.");
     }
 
     /// <param name="lowerFp32">Lowers the graph as it is now to a fresh FP32 plan (run on the calibration set, and weighed).</param>

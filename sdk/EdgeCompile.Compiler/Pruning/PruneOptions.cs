@@ -11,9 +11,9 @@ public enum PruneMode
     /// projection, rows of the down projection) and conv channels: the layers shrink.
     /// </summary>
     Structured,
-    /// <summary>2 of every 4 weights (not available yet).</summary>
+    /// <summary>round(4·Prune) of every 4 consecutive weights along each Dense's input dimension (0.5: 2:4); the layers stay dense.</summary>
     NM,
-    /// <summary>Individual weights (not available yet).</summary>
+    /// <summary>The fraction Prune of each prunable Dense's weights, wherever they are; the layers stay dense.</summary>
     Unstructured,
 }
 
@@ -28,17 +28,19 @@ public sealed record PruneOptions
 
     public static readonly PruneOptions None = new();
 
-    /// <summary>The fraction of each attention's heads, each FFN block's neurons and each conv channel group's channels to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
+    /// <summary>The fraction of each attention's heads, each FFN block's neurons and each conv channel group's channels
+    /// (Structured) or of each prunable Dense's weights (NM, Unstructured) to remove, in [0, <see cref="MaxFraction"/>]; 0: no pruning.</summary>
     public double Fraction { get; init; }
 
     public PruneMode Mode { get; init; } = PruneMode.Structured;
 
-    /// <summary>Folder of the calibration set (absolute), or null: neurons are ranked from the weights and not compensated.</summary>
+    /// <summary>Folder of the calibration set (absolute), or null: neurons (weights) are ranked from the weights and not compensated.</summary>
     public string? CalibrationDirectory { get; init; }
 
     /// <summary>
-    /// With a calibration set: refit the down projections after removing neurons (the default). False ranks by the
-    /// calibration activations but only drops the neurons; not item metadata, it is there to measure what compensation gains.
+    /// With a calibration set: refit the down projections after removing neurons, or update the remaining weights
+    /// SparseGPT-style (NM, Unstructured) (the default). False ranks by the calibration activations but only drops the
+    /// neurons (NM/Unstructured: prunes by magnitude); not item metadata, it is there to measure what compensation gains.
     /// </summary>
     public bool Compensate { get; init; } = true;
 

@@ -26,6 +26,10 @@ public sealed class PruningReport
     public PruningReport(double fraction) => Fraction = fraction;
 
     public double Fraction { get; }
+    public PruneMode Mode { get; init; } = PruneMode.Structured;
+    /// <summary>NM/Unstructured: the pattern and the pruned layers (<see cref="SparsityPruner"/>).</summary>
+    public SparsityPattern? Pattern { get; init; }
+    public List<SparseLayer> Layers { get; } = new();
     public List<PrunedBlock> Blocks { get; } = new();
     public List<PrunedHeads> Attention { get; } = new();
     public List<PrunedChannelGroup> ConvGroups { get; } = new();
@@ -51,6 +55,7 @@ public sealed class PruningReport
     /// <summary>The one build-log line.</summary>
     public string Summary(string className)
     {
+        if (Mode != PruneMode.Structured) return SparsityReport.Summary(this, className);
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}");
         if (ConvGroups.Count > 0)
@@ -75,6 +80,7 @@ public sealed class PruningReport
     /// <summary>The report section (a level-2 heading and a table), appended to the quantization report when there is one.</summary>
     public string ToMarkdown()
     {
+        if (Mode != PruneMode.Structured) return SparsityReport.ToMarkdown(this);
         var md = new StringBuilder();
         md.AppendLine("## Pruning").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons{(ConvGroups.Count > 0 ? ", then conv channels" : "")}); {Ranking}.").AppendLine();

@@ -105,32 +105,7 @@ public sealed class CalibratedQuantization
     }
 
     /// <summary><c>XᵀX</c> of every constant-weight Dense's input over the calibration set, keyed by node.</summary>
-    private Dictionary<string, (int K, double[] H)> Hessians()
-    {
-        var k = _fp32.Ops.Where(ActivationRanges.IsQuantizableDense)
-            .ToDictionary(op => op.Node, op => (int)_fp32.Shapes.First(s => s.Name == op.TypeArguments[0]).Members.First(m => m.Member == "K").Value, StringComparer.Ordinal);
-        var sums = k.ToDictionary(p => p.Key, p => (p.Value, new double[(long)p.Value * p.Value]), StringComparer.Ordinal);
-        var tap = new PlanTap(ActivationRanges.IsQuantizableDense, (op, index, x) =>
-        {
-            if (index != 0) return;
-            var (width, h) = sums[op.Node];
-            var row = new double[width];
-            for (int r = 0; r + width <= x.Length; r += width)
-            {
-                for (int i = 0; i < width; i++) row[i] = x[r + i];
-                for (int i = 0; i < width; i++)
-                {
-                    double xi = row[i];
-                    if (xi == 0) continue;
-                    var line = h.AsSpan(i * width, width);
-                    for (int j = 0; j < width; j++) line[j] += xi * row[j];
-                }
-            }
-        });
-        var interpreter = new PlanInterpreter(_fp32);
-        foreach (var sample in _samples) interpreter.Run(sample, tap);
-        return sums;
-    }
+    private Dictionary<string, (int K, double[] H)> Hessians() => DenseInputMoments.Collect(_fp32, _samples);
 
     private static float[] FloatOutputs(Array[] outputs) => outputs.OfType<float[]>().SelectMany(o => o).ToArray();
 

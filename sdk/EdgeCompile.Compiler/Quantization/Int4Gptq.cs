@@ -21,7 +21,7 @@ public static class Int4Gptq
     public const int Block = 32;
 
     /// <summary>Fraction of the mean diagonal of H added to the diagonal (GPTQ's "percdamp"), for a stable inverse.</summary>
-    public const double Damping = 0.01;
+    public const double Damping = ObsFactorization.Damping;
 
     /// <summary>The block scale for a block whose largest magnitude is <paramref name="maxAbs"/> (a zero block gets 1).</summary>
     public static Half Scale(double maxAbs) => maxAbs > 0 ? (Half)(maxAbs / 7) : (Half)1;
@@ -42,29 +42,12 @@ public static class Int4Gptq
 
         var weights = new double[w.Length];
         for (int i = 0; i < weights.Length; i++) weights[i] = w[i];
-        var h = hessian.ToArray();
-
-        // An input that is zero on every calibration row carries no information: its weights cannot change the
-        // output, so they are set to zero and its diagonal to 1 (GPTQ's "dead" columns).
-        double meanDiagonal = 0;
-        for (int i = 0; i < k; i++)
-        {
-            if (h[i * k + i] == 0)
-            {
-                h[i * k + i] = 1;
-                Array.Clear(weights, i * n, n);
-            }
-            meanDiagonal += h[i * k + i];
-        }
-        meanDiagonal /= Math.Max(k, 1);
-
-        double[]? u = null;
-        for (double damping = Damping; u is null && damping <= 1; damping *= 10)
-        {
-            var damped = (double[])h.Clone();
-            for (int i = 0; i < k; i++) damped[i * k + i] += damping * meanDiagonal;
-            u = UpperFactorOfInverse(damped, k);
-        }
+        // A weight that is exactly zero stays zero: after pruning (README, "Pruning") the zeros are the sparsity
+        // pattern, and spreading the neighbours' rounding error into them would bring pruned weights back. Zero is an
+        // INT4 value, so pinning it costs nothing; the error of pinning (the updates it received) is spread in turn.
+        var pinned = new bool[w.Length];
+        for (int i = 0; i < pinned.Length; i++) pinned[i] = w[i] == 0;
+        var u = ObsFactorization.Prepare(hessian, k, weights, n);
         if (u is null) return null;
 
         int blocks = (k + Block - 1) / Block;
@@ -79,7 +62,8 @@ public static class Int4Gptq
                 for (int j = 0; j < n; j++)
                 {
                     double max = 0;
-                    for (int r = row; r < end; r++) max = Math.Max(max, Math.Abs(weights[r * n + j]));
+                    for (int r = row; r < end; r++)
+                        if (!pinned[r * n + j]) max = Math.Max(max, Math.Abs(weights[r * n + j]));
                     scales[b * n + j] = Scale(max);
                 }
             }
@@ -89,81 +73,13 @@ public static class Int4Gptq
             {
                 Half s = scales[row / Block * n + j];
                 double current = weights[row * n + j];
-                sbyte q = Round(current, s);
+                sbyte q = pinned[row * n + j] ? (sbyte)0 : Round(current, s);
                 values[row * n + j] = q;
                 error[j] = (current - q * (double)(float)s) / pivot;
             }
             // Spread this row's error over the rows still to come.
-            for (int later = row + 1; later < k; later++)
-            {
-                double factor = u[row * k + later];
-                if (factor == 0) continue;
-                var target = weights.AsSpan(later * n, n);
-                for (int j = 0; j < n; j++) target[j] -= factor * error[j];
-            }
+            ObsFactorization.Spread(u, k, weights, n, row, error);
         }
         return (values, scales);
-    }
-
-    /// <summary>
-    /// The upper-triangular U with <c>H⁻¹ = UᵀU</c> (row-major <c>[k,k]</c>), or null when H is not positive definite.
-    /// </summary>
-    private static double[]? UpperFactorOfInverse(double[] h, int k)
-    {
-        // H = L·Lᵀ (Cholesky), then H⁻¹ = L⁻ᵀ·L⁻¹, then H⁻¹ = M·Mᵀ (Cholesky again) and U = Mᵀ.
-        var l = Cholesky(h, k);
-        if (l is null) return null;
-        var lInverse = InvertLower(l, k);
-        var inverse = new double[k * k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = 0;
-                for (int r = i; r < k; r++) sum += lInverse[r * k + i] * lInverse[r * k + j];
-                inverse[i * k + j] = inverse[j * k + i] = sum;
-            }
-        var m = Cholesky(inverse, k);
-        if (m is null) return null;
-        var u = new double[k * k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++) u[j * k + i] = m[i * k + j];
-        return u;
-    }
-
-    /// <summary>Lower-triangular L with A = L·Lᵀ, or null when A is not (numerically) positive definite.</summary>
-    private static double[]? Cholesky(double[] a, int k)
-    {
-        var l = new double[k * k];
-        for (int i = 0; i < k; i++)
-        {
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = a[i * k + j];
-                for (int r = 0; r < j; r++) sum -= l[i * k + r] * l[j * k + r];
-                if (i == j)
-                {
-                    if (!(sum > 0)) return null;
-                    l[i * k + i] = Math.Sqrt(sum);
-                }
-                else l[i * k + j] = sum / l[j * k + j];
-            }
-        }
-        return l;
-    }
-
-    private static double[] InvertLower(double[] l, int k)
-    {
-        var inverse = new double[k * k];
-        for (int j = 0; j < k; j++)
-        {
-            inverse[j * k + j] = 1 / l[j * k + j];
-            for (int i = j + 1; i < k; i++)
-            {
-                double sum = 0;
-                for (int r = j; r < i; r++) sum -= l[i * k + r] * inverse[r * k + j];
-                inverse[i * k + j] = sum / l[i * k + i];
-            }
-        }
-        return inverse;
     }
 }

@@ -47,12 +47,14 @@ public sealed class PrunedBuild : IDisposable
     /// search); by default only pruning gets it.</param>
     /// <param name="modelPath">Another ONNX file of the family (same inputs, test and calibration sets); null: the fixture's.</param>
     public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None,
-        bool calibratedQuantize = false, string? modelPath = null)
+        bool calibratedQuantize = false, string? modelPath = null,
+        PruneMode mode = PruneMode.Structured)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-prune-").FullName;
         var prune = new PruneOptions
         {
             Fraction = fraction,
+            Mode = mode,
             CalibrationDirectory = calibrated ? Calibration(family) : null,
             Compensate = compensate,
             PrunedOnnxPath = Path.Combine(dir, "model.pruned.onnx"),

@@ -165,11 +165,9 @@ public sealed class StructuredPruningTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(PruneMode.NM, 0.5, Codes.PruneModeUnavailable)]
-    [InlineData(PruneMode.Unstructured, 0.5, Codes.PruneModeUnavailable)]
     [InlineData(PruneMode.Structured, 0.95, Codes.PruneFractionOutOfRange)]
     [InlineData(PruneMode.Structured, -0.1, Codes.PruneFractionOutOfRange)]
-    public void Unavailable_modes_and_fractions_are_coded_errors(PruneMode mode, double fraction, string code)
+    public void Fractions_out_of_range_are_coded_errors(PruneMode mode, double fraction, string code)
     {
         var request = new CompileRequest(FixturePlan.ModelPath("bert"), "M", "N", "batch=1;sequence=8", "portable", "unused.edgeplan", "unused.edgeweights", "r",
             Prune: new PruneOptions { Mode = mode, Fraction = fraction });
