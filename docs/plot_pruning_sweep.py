@@ -46,7 +46,6 @@ def main():
                 seen.add(key)
                 rows.append(r)
     families = list(dict.fromkeys(r["family"] for r in rows))
-    unavailable = sorted({r["mode"] for r in rows if r["status"] == "n/a"})
     cols = 3 if len(families) > 4 else min(2, len(families))
     nrows = math.ceil(len(families) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 4.2 * nrows), squeeze=False)
@@ -108,8 +107,6 @@ def main():
     title = ("Pruning sweep: test accuracy against weight bytes (plan interpreter, fixture test sets)\n"
              + "points along a line: Prune " + ", ".join(f"{p:g}" for p in prunes) + " right to left where run (label: the last); "
              + "dashed: 8× smaller than model.onnx; dotted: 2 points below ONNX Runtime FP32; ★: both met")
-    if unavailable:
-        title += f"\nnot available in this build (n/a rows in artifacts/pruning-sweep.md): PruneMode {', '.join(unavailable)}"
     fig.suptitle(title, fontsize=11)
     fig.legend(legend, names, loc="lower center", ncol=min(6, max(1, len(names))), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 0.92))

@@ -23,7 +23,7 @@ var pruneOption = new Option<double[]>("--prune")
 };
 var modeOption = new Option<PruneMode[]>("--modes")
 {
-    Description = "PruneMode values; a mode the compiler does not have yet (EC2201) becomes an n/a row.",
+    Description = "PruneMode values (Structured, NM, Unstructured).",
     AllowMultipleArgumentsPerToken = true,
     DefaultValueFactory = _ => Enum.GetValues<PruneMode>(),
 };

@@ -15,7 +15,7 @@ public sealed record SweepConfiguration(double Fraction, PruneMode? Mode, Quanti
 }
 
 /// <summary>What one configuration measured on one fixture.</summary>
-/// <param name="Status"><c>ok</c>; <c>n/a</c> when the compiler says the mode is not available (EC2201); <c>error</c> otherwise.</param>
+/// <param name="Status"><c>ok</c>, or <c>error</c> when the compiler refuses the configuration (the note has its code and message).</param>
 /// <param name="Accuracy">On the fixture's test set, run by the plan interpreter; NaN unless ok.</param>
 /// <param name="WeightBytes">The plan's weights blob; 0 unless ok.</param>
 /// <param name="OutputError">Quantization's measured relative output error on the calibration set, if it measured one.</param>

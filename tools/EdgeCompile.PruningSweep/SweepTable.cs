@@ -48,7 +48,7 @@ public static class SweepTable
                 if (!r.Ok)
                 {
                     // One short reason; the CSV has the compiler's whole message.
-                    string reason = r.Status == "n/a" ? "n/a (" + r.Note.Split(':')[0] + ": not available yet)" : "error " + r.Note;
+                    string reason = "error " + r.Note;
                     md.Append($"| {prune} | {c.ModeName} | {c.Quantize} | {reason} | | | | | |\n");
                     continue;
                 }
