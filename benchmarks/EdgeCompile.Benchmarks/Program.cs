@@ -68,7 +68,41 @@ public static class Program
             }
             b.Cleanup();
         }
-        return AllocCheckQuantized(models.Length > 0 ? models : Inference.Models.ToArray()) ? 0 : 1;
+        var named = models.Length > 0 ? models : Inference.Models.ToArray();
+        bool quantizedOk = AllocCheckQuantized(named);
+        return AllocCheckPruned(named) && quantizedOk ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The same count for PrunedInference's four classes (1 thread); false when a pruned class allocates anything on the
+    /// calling thread.
+    /// </summary>
+    private static bool AllocCheckPruned(string[] models)
+    {
+        const int Warm = 30, Calls = 20;
+        bool ok = true;
+        foreach (string model in models.Intersect(PrunedInference.Models))
+        {
+            var b = new PrunedInference { Model = model };
+            b.Setup();
+            foreach (var (name, run) in new (string, Action)[] { ("EdgeCompileFp32", b.EdgeCompileFp32), ("EdgeCompileFp32Pruned", b.EdgeCompileFp32Pruned),
+                         ("EdgeCompileInt8", b.EdgeCompileInt8), ("EdgeCompileInt8Pruned", b.EdgeCompileInt8Pruned) })
+            {
+                for (int i = 0; i < Warm; i++) run();
+                long before = GC.GetAllocatedBytesForCurrentThread(), beforeAll = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < Calls; i++) run();
+                long bytes = GC.GetAllocatedBytesForCurrentThread() - before, all = GC.GetTotalAllocatedBytes(precise: true) - beforeAll;
+                Console.WriteLine($"{model,-10} pruned benchmark threads 1 {name,-21} {bytes / (double)Calls,8:F1} B/call on this thread, "
+                    + $"{all / (double)Calls,8:F1} B/call in the process ({Calls} calls after {Warm} warm-up)");
+                if (bytes != 0)
+                {
+                    Console.WriteLine($"--alloc-check: {model}: {name} allocates {bytes / (double)Calls:F1} B per call; it must allocate nothing");
+                    ok = false;
+                }
+            }
+            b.Cleanup();
+        }
+        return ok;
     }
 
     /// <summary>
