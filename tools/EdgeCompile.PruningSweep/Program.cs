@@ -42,9 +42,13 @@ var nameOption = new Option<string>("--name")
     Description = "Base name of the two files written (<name>.md, <name>.csv); another name keeps a second run (e.g. more Prune values) beside the main sweep.",
     DefaultValueFactory = _ => "pruning-sweep",
 };
+var plotOption = new Option<bool>("--no-plot")
+{
+    Description = "Do not draw docs/pruning-sweep.png at the end (it is drawn by docs/plot_pruning_sweep.py with /usr/bin/python3 and Debian's python3-matplotlib).",
+};
 var root = new RootCommand("Compiles every fixture model across a pruning × quantization grid, runs its test set with the build's plan interpreter, and writes accuracy and weight bytes (README, \"Pruning\").")
 {
-    fixturesOption, pruneOption, modeOption, quantizeOption, outputOption, nameOption,
+    fixturesOption, pruneOption, modeOption, quantizeOption, outputOption, nameOption, plotOption,
 };
 root.SetAction(parse =>
 {
@@ -86,9 +90,27 @@ root.SetAction(parse =>
         Write(output, name, results, families, total.Elapsed, args);
     }
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{results.Count} configurations in {total.Elapsed.TotalMinutes:0.0} min; wrote {Path.Combine(output, name + ".md")} and .csv"));
-    return results.Any(r => r.Status == "error") ? 1 : 0;
+    // The plot reads the CSVs in artifacts/ (this run's, and a headline run's beside it), so it is drawn from there only.
+    bool plotted = parse.GetValue(plotOption) || output != Path.Combine(repository, "artifacts") || Plot(repository);
+    return results.Any(r => r.Status == "error") || !plotted ? 1 : 0;
 });
 return root.Parse(args).Invoke();
+
+// docs/plot_pruning_sweep.py over the CSVs in artifacts/; false (with the reason) when it cannot run.
+static bool Plot(string repository)
+{
+    string script = Path.Combine(repository, "docs", "plot_pruning_sweep.py"), python = "/usr/bin/python3";
+    if (!File.Exists(python))
+    {
+        Console.Error.WriteLine($"not drawn: {python} is missing (install Debian's python3-matplotlib, or pass --no-plot).");
+        return false;
+    }
+    using var process = Process.Start(new ProcessStartInfo(python, [script]) { UseShellExecute = false })!;
+    process.WaitForExit();
+    if (process.ExitCode != 0)
+        Console.Error.WriteLine($"not drawn: {script} exited with {process.ExitCode} (needs Debian's python3-matplotlib; --no-plot skips it).");
+    return process.ExitCode == 0;
+}
 
 // Prune 0 does not depend on the mode: it is built once per Quantize (mode "none"), first.
 static List<SweepConfiguration> Grid(double[] fractions, PruneMode[] modes, QuantizeMode[] quantize)
