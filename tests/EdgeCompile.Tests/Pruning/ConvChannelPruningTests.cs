@@ -125,14 +125,14 @@ public sealed class ConvChannelPruningTests(ITestOutputHelper output)
     {
         using var dropped = PrunedBuild.Compile(family, 0.5, calibrated: true, compensate: false);
         using var refit = PrunedBuild.Compile(family, 0.5, calibrated: true);
-        var inputs = CalibrationInputs(family);
+        var inputs = PrunedBuild.CalibrationInputs(family);
         var consumers = Groups[family].Select(g => new OnnxIntermediates(FixturePlan.ModelPath(family)).Node(g.Consumer)!.Output[0]).ToArray();
         var original = Intermediates(FixturePlan.ModelPath(family), consumers, inputs);
         var withoutRefit = Intermediates(dropped.PrunedOnnx, consumers, inputs);
         var withRefit = Intermediates(refit.PrunedOnnx, consumers, inputs);
         foreach (var (g, value) in Groups[family].Zip(consumers))
         {
-            double errorDropped = RelativeError(withoutRefit[value], original[value]), errorRefit = RelativeError(withRefit[value], original[value]);
+            double errorDropped = PrunedBuild.RelativeError(withoutRefit[value], original[value]), errorRefit = PrunedBuild.RelativeError(withRefit[value], original[value]);
             output.WriteLine($"{family} 0.5 {g.Consumer}: relative error on the calibration set, dropped {errorDropped:0.####}, compensated {errorRefit:0.####}");
             Assert.True(errorRefit < errorDropped, $"{g.Consumer}: compensated {errorRefit} ≥ dropped {errorDropped}");
         }
@@ -292,27 +292,9 @@ public sealed class ConvChannelPruningTests(ITestOutputHelper output)
         return model.Graph.Initializer.Single(t => t.Name == initializer).Dims.ToArray();
     }
 
-    private static List<(string Name, Array Values, int[] Shape)> CalibrationInputs(string family) =>
-        FixtureTestSet.Load(family).InputNames.Select(name =>
-        {
-            var npy = EdgeCompile.Compiler.Data.NpyFile.Read(Path.Combine(PrunedBuild.Calibration(family), name + ".npy"));
-            return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
-        }).ToList();
-
     private static Dictionary<string, float[]> Intermediates(string onnx, string[] values, List<(string Name, Array Values, int[] Shape)> inputs)
     {
         using var session = new OnnxIntermediates(onnx).SessionExposing(values);
         return FixturePlan.RunOnnxRuntime(session, inputs, values);
-    }
-
-    private static double RelativeError(float[] actual, float[] expected)
-    {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            diff += ((double)actual[i] - expected[i]) * ((double)actual[i] - expected[i]);
-            norm += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(diff / norm);
     }
 }

@@ -86,10 +86,10 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
     {
         using var dropped = PrunedBuild.Compile(family, 0.5, calibrated: true, compensate: false);
         using var refit = PrunedBuild.Compile(family, 0.5, calibrated: true);
-        var calibration = CalibrationInputs(family);
-        var original = Logits(FixturePlan.ModelPath(family), calibration);
-        double errorDropped = RelativeError(Logits(dropped.PrunedOnnx, calibration), original);
-        double errorRefit = RelativeError(Logits(refit.PrunedOnnx, calibration), original);
+        var calibration = PrunedBuild.CalibrationInputs(family);
+        var original = PrunedBuild.OnnxLogits(FixturePlan.ModelPath(family), calibration);
+        double errorDropped = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(dropped.PrunedOnnx, calibration), original);
+        double errorRefit = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(refit.PrunedOnnx, calibration), original);
         var report = File.ReadAllText(refit.PruningReport);
         output.WriteLine($"{family} prune 0.5: logits relative error on the calibration set (ORT), dropped {errorDropped:0.####}, compensated {errorRefit:0.####}");
         output.WriteLine(report);
@@ -150,32 +150,5 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
         for (int j = 1; j < classes; j++)
             if (logits[sample * classes + j] > logits[sample * classes + best]) best = j;
         return best;
-    }
-
-    private static List<(string Name, Array Values, int[] Shape)> CalibrationInputs(string family)
-    {
-        var set = FixtureTestSet.Load(family);
-        return set.InputNames.Select(name =>
-        {
-            var npy = EdgeCompile.Compiler.Data.NpyFile.Read(Path.Combine(PrunedBuild.Calibration(family), name + ".npy"));
-            return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
-        }).ToList();
-    }
-
-    private static float[] Logits(string onnx, List<(string Name, Array Values, int[] Shape)> inputs)
-    {
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx, new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1 });
-        return FixturePlan.RunOnnxRuntime(session, inputs, "logits")["logits"];
-    }
-
-    private static double RelativeError(float[] actual, float[] expected)
-    {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            diff += ((double)actual[i] - expected[i]) * ((double)actual[i] - expected[i]);
-            norm += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(diff / norm);
     }
 }

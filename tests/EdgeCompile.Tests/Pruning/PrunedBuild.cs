@@ -101,6 +101,33 @@ public sealed class PrunedBuild : IDisposable
         return all.ToArray();
     }
 
+    /// <summary>The family's calibration set as ONNX Runtime inputs (every sample in one batch).</summary>
+    public static List<(string Name, Array Values, int[] Shape)> CalibrationInputs(string family) =>
+        FixtureTestSet.Load(family).InputNames.Select(name =>
+        {
+            var npy = EdgeCompile.Compiler.Data.NpyFile.Read(Path.Combine(Calibration(family), name + ".npy"));
+            return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
+        }).ToList();
+
+    /// <summary>ONNX Runtime's logits for an ONNX file on the given inputs (one thread).</summary>
+    public static float[] OnnxLogits(string onnx, List<(string Name, Array Values, int[] Shape)> inputs)
+    {
+        using var session = new InferenceSession(onnx, new SessionOptions { IntraOpNumThreads = 1 });
+        return FixturePlan.RunOnnxRuntime(session, inputs, "logits")["logits"];
+    }
+
+    /// <summary>‖actual − expected‖ / ‖expected‖, in double.</summary>
+    public static double RelativeError(float[] actual, float[] expected)
+    {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            diff += ((double)actual[i] - expected[i]) * ((double)actual[i] - expected[i]);
+            norm += (double)expected[i] * expected[i];
+        }
+        return Math.Sqrt(diff / norm);
+    }
+
     public static double Accuracy(float[] logits, long[] labels)
     {
         int classes = logits.Length / labels.Length, right = 0;

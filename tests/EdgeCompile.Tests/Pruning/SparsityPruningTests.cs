@@ -88,10 +88,10 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
         using var compensated = PrunedBuild.Compile(family, 0.5, calibrated: true, mode: mode);
         // Independent of the build's own numbers: ONNX Runtime on each pruned file against the original model, on the
         // calibration inputs.
-        var calibration = CalibrationInputs(family);
-        var original = Logits(FixturePlan.ModelPath(family), calibration);
-        double errorMagnitude = RelativeError(Logits(magnitude.PrunedOnnx, calibration), original);
-        double errorCompensated = RelativeError(Logits(compensated.PrunedOnnx, calibration), original);
+        var calibration = PrunedBuild.CalibrationInputs(family);
+        var original = PrunedBuild.OnnxLogits(FixturePlan.ModelPath(family), calibration);
+        double errorMagnitude = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(magnitude.PrunedOnnx, calibration), original);
+        double errorCompensated = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(compensated.PrunedOnnx, calibration), original);
         var report = File.ReadAllText(compensated.PruningReport);
         output.WriteLine($"{family} {mode} 0.5: logits relative error on the calibration set, magnitude {errorMagnitude:0.####}, compensated {errorCompensated:0.####}");
         output.WriteLine(report);
@@ -113,7 +113,7 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
             return build.InterpretedLogits(set, set.Count);
         }
         var fp32 = Logits(0, PruneMode.Structured, false);
-        string Row(float[] logits) => $"{PrunedBuild.Accuracy(logits, set.Labels):P1} (logits error {RelativeError(logits, fp32):0.###})";
+        string Row(float[] logits) => $"{PrunedBuild.Accuracy(logits, set.Labels):P1} (logits error {PrunedBuild.RelativeError(logits, fp32):0.###})";
         var rows = new List<string> { $"FP32 {Row(fp32)}" };
         var errors = new List<(PruneMode Mode, double Plain, double Calibrated)>();
         foreach (var mode in new[] { PruneMode.NM, PruneMode.Unstructured })
@@ -122,7 +122,7 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
             var calibrated = Logits(0.5, mode, true);
             rows.Add($"{mode} 0.5 magnitude {Row(plain)}");
             rows.Add($"{mode} 0.5 SparseGPT {Row(calibrated)}");
-            errors.Add((mode, RelativeError(plain, fp32), RelativeError(calibrated, fp32)));
+            errors.Add((mode, PrunedBuild.RelativeError(plain, fp32), PrunedBuild.RelativeError(calibrated, fp32)));
         }
         output.WriteLine($"| {family} | {string.Join(" | ", rows)} |");
         // The logits are the less noisy measure. NM: with calibration they must be closer to the unpruned model's
@@ -317,32 +317,5 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
         var set = FixtureTestSet.Load("bert");
         var outputs = FixturePlan.RunOnnxRuntime(session, set.Batch(0, 1), names.ToArray());
         return names.ToDictionary(n => n, n => outputs[n]);
-    }
-
-    private static List<(string Name, Array Values, int[] Shape)> CalibrationInputs(string family)
-    {
-        var set = FixtureTestSet.Load(family);
-        return set.InputNames.Select(name =>
-        {
-            var npy = EdgeCompile.Compiler.Data.NpyFile.Read(Path.Combine(PrunedBuild.Calibration(family), name + ".npy"));
-            return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
-        }).ToList();
-    }
-
-    private static float[] Logits(string onnx, List<(string Name, Array Values, int[] Shape)> inputs)
-    {
-        using var session = new InferenceSession(onnx, new SessionOptions { IntraOpNumThreads = 1 });
-        return FixturePlan.RunOnnxRuntime(session, inputs, "logits")["logits"];
-    }
-
-    private static double RelativeError(float[] actual, float[] expected)
-    {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            diff += ((double)actual[i] - expected[i]) * ((double)actual[i] - expected[i]);
-            norm += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(diff / norm);
     }
 }

@@ -82,10 +82,10 @@ public sealed class StructuredPruningTests(ITestOutputHelper output)
         using var refit = PrunedBuild.Compile(family, 0.5, calibrated: true);
         // Independent of the build's own numbers: ONNX Runtime on each pruned file against the original model, on the
         // calibration inputs.
-        var calibration = CalibrationInputs(family);
-        var original = Logits(FixturePlan.ModelPath(family), calibration);
-        double errorDropped = RelativeError(Logits(dropped.PrunedOnnx, calibration), original);
-        double errorRefit = RelativeError(Logits(refit.PrunedOnnx, calibration), original);
+        var calibration = PrunedBuild.CalibrationInputs(family);
+        var original = PrunedBuild.OnnxLogits(FixturePlan.ModelPath(family), calibration);
+        double errorDropped = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(dropped.PrunedOnnx, calibration), original);
+        double errorRefit = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(refit.PrunedOnnx, calibration), original);
         var report = File.ReadAllText(refit.PruningReport);
         output.WriteLine($"{family} prune 0.5: logits relative error on calibration set, dropped {errorDropped:0.####}, compensated {errorRefit:0.####}");
         output.WriteLine(report);
@@ -110,12 +110,12 @@ public sealed class StructuredPruningTests(ITestOutputHelper output)
             return build.InterpretedLogits(set, set.Count);
         }
         string Row(string name, float[] logits) =>
-            $"{name} {PrunedBuild.Accuracy(logits, set.Labels):P1} (agrees with FP32 {Agreement(logits, fp32Logits, set.Count):P1}, logits error {RelativeError(logits, fp32Logits):0.###})";
+            $"{name} {PrunedBuild.Accuracy(logits, set.Labels):P1} (agrees with FP32 {Agreement(logits, fp32Logits, set.Count):P1}, logits error {PrunedBuild.RelativeError(logits, fp32Logits):0.###})";
         var q50 = Logits(0.5, false);
         var q50c = Logits(0.5, true);
         output.WriteLine($"| {family} | {Row("FP32", fp32Logits)} | {Row("0.25", Logits(0.25, false))} | {Row("0.25+cal", Logits(0.25, true))} | {Row("0.5", q50)} | {Row("0.5+cal", q50c)} | {Row("0.5+cal, dropped only", Logits(0.5, true, compensate: false))} | {Row("0.5+cal+Int8", Logits(0.5, true, QuantizeMode.Int8))} |");
         // The logits are the less noisy measure: with calibration they must be closer to the unpruned model's.
-        double errorWith = RelativeError(q50c, fp32Logits), errorWithout = RelativeError(q50, fp32Logits);
+        double errorWith = PrunedBuild.RelativeError(q50c, fp32Logits), errorWithout = PrunedBuild.RelativeError(q50, fp32Logits);
         Assert.True(errorWith < errorWithout, $"{family}: test-set logits error at Prune 0.5 with calibration {errorWith:0.###} ≥ without {errorWithout:0.###}");
         // Accuracy on 300 samples moves by 1/3 point per sample that sits on the decision boundary: distilbert measured
         // 91.0 % with calibration against 91.7 % without (2 samples; its logits error halves, 0.068 → 0.030), so the
@@ -182,32 +182,5 @@ public sealed class StructuredPruningTests(ITestOutputHelper output)
     {
         var members = plan.Shapes.First(s => s.Name == op.TypeArguments[0]).Members;
         return (members.First(m => m.Member == "K").Value, members.First(m => m.Member == "N").Value);
-    }
-
-    private static List<(string Name, Array Values, int[] Shape)> CalibrationInputs(string family)
-    {
-        var set = FixtureTestSet.Load(family);
-        return set.InputNames.Select(name =>
-        {
-            var npy = EdgeCompile.Compiler.Data.NpyFile.Read(Path.Combine(PrunedBuild.Calibration(family), name + ".npy"));
-            return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
-        }).ToList();
-    }
-
-    private static float[] Logits(string onnx, List<(string Name, Array Values, int[] Shape)> inputs)
-    {
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx, new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1 });
-        return FixturePlan.RunOnnxRuntime(session, inputs, "logits")["logits"];
-    }
-
-    private static double RelativeError(float[] actual, float[] expected)
-    {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            diff += ((double)actual[i] - expected[i]) * ((double)actual[i] - expected[i]);
-            norm += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(diff / norm);
     }
 }
