@@ -109,6 +109,16 @@ public sealed class PrunedBuild : IDisposable
             return (name, npy.Data, npy.Shape.Select(d => (int)d).ToArray());
         }).ToList();
 
+    /// <summary>
+    /// Independent of the build's own numbers: the relative error of ONNX Runtime's logits on this build's pruned ONNX
+    /// file against the original model's, on the family's calibration inputs.
+    /// </summary>
+    public double CalibrationError()
+    {
+        var calibration = CalibrationInputs(Family);
+        return RelativeError(OnnxLogits(PrunedOnnx, calibration), OnnxLogits(FixturePlan.ModelPath(Family), calibration));
+    }
+
     /// <summary>ONNX Runtime's logits for an ONNX file on the given inputs (one thread).</summary>
     public static float[] OnnxLogits(string onnx, List<(string Name, Array Values, int[] Shape)> inputs)
     {

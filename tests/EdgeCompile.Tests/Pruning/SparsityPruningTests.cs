@@ -86,12 +86,8 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
     {
         using var magnitude = PrunedBuild.Compile(family, 0.5, calibrated: true, compensate: false, mode: mode);
         using var compensated = PrunedBuild.Compile(family, 0.5, calibrated: true, mode: mode);
-        // Independent of the build's own numbers: ONNX Runtime on each pruned file against the original model, on the
-        // calibration inputs.
-        var calibration = PrunedBuild.CalibrationInputs(family);
-        var original = PrunedBuild.OnnxLogits(FixturePlan.ModelPath(family), calibration);
-        double errorMagnitude = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(magnitude.PrunedOnnx, calibration), original);
-        double errorCompensated = PrunedBuild.RelativeError(PrunedBuild.OnnxLogits(compensated.PrunedOnnx, calibration), original);
+        // ONNX Runtime on each pruned file against the original model, on the calibration inputs.
+        double errorMagnitude = magnitude.CalibrationError(), errorCompensated = compensated.CalibrationError();
         var report = File.ReadAllText(compensated.PruningReport);
         output.WriteLine($"{family} {mode} 0.5: logits relative error on the calibration set, magnitude {errorMagnitude:0.####}, compensated {errorCompensated:0.####}");
         output.WriteLine(report);
