@@ -22,7 +22,7 @@ CLASSES = [
     ("LayerNorm", r"^(LayerNorm|SkipLayerNorm|AddLayerNorm|RmsNorm|NoNorm)"),
     ("GELU", r"^(Gelu|Erf|BiasGelu)"),
     ("softmax", r"^Softmax"),
-    ("add/residual/elementwise", r"^(Add|Sub|Mul|Div|Pow|Sqrt|ScaleShift|ChannelAffine|Where|Max|Min|Relu|Tanh|Neg|Reciprocal)"),
+    ("add/residual/elementwise", r"^(Add|Sub|Mul|Div|Pow|Sqrt|ScaleShift|ChannelAffine|Where|Max|Min|Relu|Neg|Reciprocal|Binary|InvokeSpan)"),
     ("embeddings/gather", r"^(Gather|Embedding)"),
     ("conv", r"^(Conv|Im2Col|PatchEmbed)"),
     ("data movement", r"^(Copy|Transpose|Concat|Slice|Split|Expand|Reshape|Cast|Fill|Pad)"),
