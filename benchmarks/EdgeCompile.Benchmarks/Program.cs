@@ -16,6 +16,8 @@ public static class Program
         if (args.Length >= 1 && args[0] == "--sparse-cpu") return SparseCpuTime.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
         if (args.Length == 4 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]));
+        if (args.Length >= 1 && args[0] == "--attention-cpu") return AttentionCpuTime.Run(args.Length > 1 ? int.Parse(args[1]) : 15);
+        if (args.Length >= 3 && args[0] == "--ort-profile") return OrtProfile.Run(args[1], int.Parse(args[2]), args.Skip(3).FirstOrDefault());
 
         // A job from the command line (e.g. `--job Dry` for a smoke check) replaces BenchConfig's in-process job; keep it
         // in process as well: out of process, BenchmarkDotNet would build and copy the ~500 MB assembly per job.
@@ -30,7 +32,7 @@ public static class Program
         if (ModelCatalog.Available.Any()) types.Add(typeof(Inference));
         if (QuantizedInference.Models.Any()) types.Add(typeof(QuantizedInference));
         if (PrunedInference.Models.Any()) types.Add(typeof(PrunedInference));
-        types.AddRange(new[] { typeof(Gemm), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly) });
+        types.AddRange(new[] { typeof(Gemm), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly), typeof(AttentionKernel) });
         var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
@@ -106,18 +108,38 @@ public static class Program
     }
 
     /// <summary>
-    /// <c>--loop &lt;model&gt; fp32|int8 &lt;calls&gt;</c>: QuantizedInference's setup, then only that EdgeCompile class,
-    /// <c>calls</c> times at 1 thread: something to attach a sampling profiler to (<c>DOTNET_PerfMapEnabled=1 perf record</c>).
+    /// <c>--loop &lt;model&gt; fp32|int8|fp32-pruned|int8-pruned &lt;calls&gt;</c>: one generated class of the model
+    /// (the unpruned or pruned FP32/INT8 one; each needs its build switch), <c>calls</c> times at 1 thread after a
+    /// 10-call warm-up, at sequence 128 (DeiT-Small: 197): something to attach a sampling profiler to
+    /// (<c>DOTNET_PerfMapEnabled=1 perf record</c>). Prints the timed calls' mean wall time and the calling thread's
+    /// CPU time per call (the part of the wall time that is not waiting for a core on a loaded machine).
     /// </summary>
     private static int Loop(string model, string which, int calls)
     {
-        var b = new QuantizedInference { Model = model, Threads = 1 };
-        b.Setup();
-        Action run = which == "int8" ? b.EdgeCompileInt8 : b.EdgeCompileFp32;
+        BenchmarkModel m = ModelCatalog.Get(model);
+        Func<int, IEdgeModel>? create = which switch
+        {
+            "fp32" => m.CreateEdge,
+            "int8" => m.CreateEdgeInt8,
+            "fp32-pruned" => PrunedModels.Fp32(model),
+            "int8-pruned" => PrunedModels.Int8(model),
+            _ => throw new ArgumentException($"--loop: '{which}' is none of fp32, int8, fp32-pruned, int8-pruned"),
+        };
+        if (create is null)
+        {
+            Console.Error.WriteLine($"--loop: {model} {which} is not in this build (BenchmarkInt8 / BenchmarkPruned, or the model is missing)");
+            return 2;
+        }
+        using IEdgeModel edge = create(1);
+        ModelInputs inputs = m.CreateInputs(m.QuantizedSequence, 20261123);
+        var logits = new float[m.Labels];
+        for (int i = 0; i < 10; i++) edge.Run(inputs, logits);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < calls; i++) run();
-        Console.WriteLine($"--loop {model} {which}: {calls} calls, {watch.Elapsed.TotalMilliseconds / calls:F1} ms per call");
-        b.Cleanup();
+        double cpuStart = SparseCpuTime.ThreadCpuSeconds();
+        for (int i = 0; i < calls; i++) edge.Run(inputs, logits);
+        double cpu = SparseCpuTime.ThreadCpuSeconds() - cpuStart;
+        Console.WriteLine($"--loop {model} {which}: {calls} calls, {watch.Elapsed.TotalMilliseconds / calls:F1} ms per call "
+            + $"(thread CPU time {cpu * 1000 / calls:F1} ms per call)");
         return 0;
     }
 

@@ -24,7 +24,7 @@ internal static class SparseCpuTime
 
     private const int ThreadCpuClock = 3;  // CLOCK_THREAD_CPUTIME_ID
 
-    private static double ThreadCpuSeconds()
+    internal static double ThreadCpuSeconds()
     {
         if (ClockGetTime(ThreadCpuClock, out var t) != 0) throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
         return t.Seconds + t.Nanoseconds * 1e-9;

@@ -239,7 +239,8 @@ public static partial class Kernels
         /// <summary>
         /// <c>y[r, :] = inv_r · Σ_j s[r·p + j]·v[j, :]</c> for 1 or 4 rows, in column chunks of 2 vectors, then 1 vector;
         /// a last partial vector is done as the vector that ends at valueDim (overlapping columns get the same values
-        /// again). Needs valueDim ≥ TV.Count.
+        /// again; for 4 rows, a rest of more than one vector is one 2-vector chunk whose second vector ends at valueDim).
+        /// Needs valueDim ≥ TV.Count.
         /// </summary>
         private void Values<TV>(ref float s, int p, ref float v, ref float y, float inv0, float inv1, float inv2, float inv3, int rows)
             where TV : struct, IFloatVector<TV>
@@ -247,9 +248,12 @@ public static partial class Kernels
             int w = TV.Count, c = 0;
             if (rows == 4)
             {
-                for (; c + 2 * w <= valueDim; c += 2 * w) Values4x2<TV>(ref s, p, ref v, ref y, c, inv0, inv1, inv2, inv3);
-                for (; c + w <= valueDim; c += w) Values4x1<TV>(ref s, p, ref v, ref y, c, inv0, inv1, inv2, inv3);
-                if (c < valueDim) Values4x1<TV>(ref s, p, ref v, ref y, valueDim - w, inv0, inv1, inv2, inv3);
+                for (; c + 2 * w <= valueDim; c += 2 * w) Values4x2<TV>(ref s, p, ref v, ref y, c, c + w, inv0, inv1, inv2, inv3);
+                // More than one vector left (e.g. 26 columns with 16 lanes): one 4×2 pass whose second vector ends at
+                // valueDim, overlapping the first, instead of two 4×1 passes. A 4×1 pass has only 4 accumulator
+                // chains, too few to hide the FMA latency, so it runs at about half the speed per column.
+                if (valueDim - c > w) Values4x2<TV>(ref s, p, ref v, ref y, c, valueDim - w, inv0, inv1, inv2, inv3);
+                else if (c < valueDim) Values4x1<TV>(ref s, p, ref v, ref y, valueDim - w, inv0, inv1, inv2, inv3);
             }
             else
             {
@@ -259,10 +263,11 @@ public static partial class Kernels
             }
         }
 
-        private void Values4x2<TV>(ref float s, int p, ref float v, ref float y, int c, float inv0, float inv1, float inv2, float inv3)
+        /// <summary>4 rows × the two vectors of value columns that start at <c>c</c> and <c>c2</c> (c2 may overlap c's).</summary>
+        private void Values4x2<TV>(ref float s, int p, ref float v, ref float y, int c, int c2, float inv0, float inv1, float inv2, float inv3)
             where TV : struct, IFloatVector<TV>
         {
-            int w = TV.Count;
+            int w = c2 - c;
             TV a00 = TV.Zero, a01 = TV.Zero, a10 = TV.Zero, a11 = TV.Zero, a20 = TV.Zero, a21 = TV.Zero, a30 = TV.Zero, a31 = TV.Zero;
             ref float vj = ref Unsafe.Add(ref v, c);
             ref float s0 = ref s;
