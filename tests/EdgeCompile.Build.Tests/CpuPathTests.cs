@@ -51,9 +51,13 @@ public sealed class X64PathFactAttribute : FactAttribute
 /// micro-kernel (AVX-VNNI off; an ARM CPU without DotProd) run the INT8 models only.
 /// </para>
 /// <para>
-/// And pruned builds of bert and vit (<c>Prune</c> 0.5 Structured with their calibration sets: half the attention heads
-/// and FFN neurons gone, the rest refitted), checked with the FP32 criterion against ONNX Runtime on the pruned ONNX
-/// file their build wrote (<c>&lt;ClassName&gt;.pruned.onnx</c>), not against the unpruned model.
+/// And pruned builds (<see cref="PathModel.PrunedBuilds"/>, with their calibration sets): Structured bert, vit, mobilevit
+/// and efficientformer (heads, FFN neurons, conv channels), NM 2:4 bert on the dense kernel, and Unstructured distilbert
+/// and 2:4 vit forced onto DenseSparse (<c>SparseKernels="Always"</c>), checked with the FP32 criterion against ONNX
+/// Runtime on the pruned ONNX file their build wrote (<c>&lt;ClassName&gt;.pruned.onnx</c>), not against the unpruned model.
+/// mobilevit and efficientformer are quantized too (their convolutions on Conv2dInt8, Conv2dHalf, Conv2dInt4). Each such
+/// class's plan must call the kernel it is there for (<see cref="PathModel.Kernel"/>), and the slow ones run fewer
+/// samples (<see cref="PathModel.SamplesOn"/>).
 /// </para>
 /// </summary>
 [Collection("dotnet build")]
