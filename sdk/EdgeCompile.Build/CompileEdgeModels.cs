@@ -145,7 +145,7 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
             r.SetMetadata("SourceName", m.SourceName);
             r.SetMetadata("StampPath", m.StampPath);
             // The compile pass validates these items again: they carry the quantization metadata as written.
-            foreach (var name in QuantizeSettings.MetadataNames.Concat(PruneSettings.MetadataNames)) r.SetMetadata(name, m.Item.GetMetadata(name));
+            foreach (var name in QuantizeSettings.MetadataNames.Concat(PruneSettings.MetadataNames).Append(SparseKernelSettings.MetadataName)) r.SetMetadata(name, m.Item.GetMetadata(name));
             r.SetMetadata("CalibrationFiles", string.Join(";", m.Quantize.CalibrationFiles));
             r.SetMetadata("QuantizationReportPath", m.Quantize.Options.ReportPath ?? "");
             r.SetMetadata("QuantizedOnnxPath", m.Quantize.Options.QuantizedOnnxPath ?? "");
@@ -195,7 +195,7 @@ public sealed class CompileEdgeModels : Microsoft.Build.Utilities.Task
         // SourceName (project-relative) goes into the plan and the generated code, so they do not depend on
         // the folder the project is built in; ModelPath (absolute) is what is read and what messages name.
         var request = new CompileRequest(m.ModelPath, m.ClassName, m.Namespace, m.MaxShapes, profile,
-            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName, m.Quantize.Options, m.Prune);
+            m.PlanPath, m.WeightsPath, m.ResourceName, m.SourceName, m.Quantize.Options, m.Prune, m.SparseKernels);
         // A report or reference file left by an earlier quantized build would describe weights this build no longer has.
         if (m.Quantize.Options.ReportPath is null) DeleteFile(ReportPath(m));
         if (m.Quantize.Options.QuantizedOnnxPath is null) DeleteFile(QuantizedOnnxPath(m));
@@ -321,6 +321,7 @@ public static class Diagnostics
     public const string InvalidPrunedOnnx = "EC1021";
     /// <summary>Warning: PruneMode or PrunedOnnx without Prune.</summary>
     public const string IgnoredPruneMetadata = "EC1022";
+    public const string InvalidSparseKernels = "EC1023";
     public const string Unexpected = "EC1999";
 }
 
@@ -349,6 +350,8 @@ internal sealed class ModelItem
     public required string ProjectDirectory { get; init; }
     public required QuantizeSettings Quantize { get; init; }
     public required EdgeCompile.Compiler.Pruning.PruneOptions Prune { get; init; }
+    /// <summary>When FP32 Dense layers with zeros run on DenseSparse (<c>SparseKernels</c> metadata; default Auto).</summary>
+    public EdgeCompile.Compiler.Lowering.SparseKernelMode SparseKernels { get; init; }
 
     public static ModelItem? Validate(ITaskItem item, string projectDirectory, string? rootNamespace,
         string intermediate, string profile, out List<ItemError> errors)
@@ -395,6 +398,7 @@ internal sealed class ModelItem
         var warnings = new List<ItemError>();
         var quantize = QuantizeSettings.Read(item, spec, projectDirectory, intermediate, className, projectFile, errors, warnings);
         var prune = PruneSettings.Read(item, spec, quantize?.CalibrationFolder, intermediate, className, projectFile, errors, warnings);
+        var sparseKernels = SparseKernelSettings.Read(item, spec, projectFile, errors);
         errors.AddRange(warnings.Select(w => w with { IsWarning = true }));
 
         if (errors.Any(e => !e.IsWarning)) return null;
@@ -416,6 +420,7 @@ internal sealed class ModelItem
             ProjectDirectory = projectDirectory,
             Quantize = quantize!,
             Prune = prune!,
+            SparseKernels = sparseKernels,
         };
     }
 

@@ -1,5 +1,7 @@
 using System.Collections.Generic;
 using System.IO;
+using System;
+using EdgeCompile.Compiler.Lowering;
 using EdgeCompile.Compiler.Pruning;
 using Microsoft.Build.Framework;
 
@@ -57,5 +59,25 @@ internal static class PruneSettings
             PrunedOnnxPath = prunedOnnx ? Path.Combine(intermediate, className + ".pruned.onnx") : null,
             ReportPath = Path.Combine(intermediate, className + ".pruning.md"),
         };
+    }
+}
+
+/// <summary>An <c>EdgeModel</c> item's <c>SparseKernels</c> metadata: when its FP32 Dense layers with zero weights run on
+/// <c>DenseSparse</c> (<see cref="SparseKernelMode"/>; README, "Sparse kernels for zero weights").</summary>
+internal static class SparseKernelSettings
+{
+    public const string MetadataName = "SparseKernels";
+
+    /// <summary>Reads <c>SparseKernels</c> (<c>Auto</c> when absent, any case); an unknown value goes to <paramref name="errors"/> (EC1023).</summary>
+    public static SparseKernelMode Read(ITaskItem item, string spec, string projectFile, List<ItemError> errors)
+    {
+        string text = item.GetMetadata(MetadataName).Trim();
+        if (text.Length == 0) return SparseKernelMode.Auto;
+        // Enum.TryParse alone would accept numbers ("2") and combinations ("Auto,Never").
+        foreach (var mode in Enum.GetValues<SparseKernelMode>())
+            if (string.Equals(text, mode.ToString(), StringComparison.OrdinalIgnoreCase)) return mode;
+        errors.Add(new ItemError(Diagnostics.InvalidSparseKernels, projectFile,
+            $"EdgeModel '{spec}': SparseKernels '{text}' is not known. Use Auto (the default: DenseSparse only where it was measured to be faster), Never or Always (every FP32 Dense layer at density 0.5 or below, faster or not)."));
+        return SparseKernelMode.Auto;
     }
 }

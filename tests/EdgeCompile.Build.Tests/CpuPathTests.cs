@@ -51,9 +51,13 @@ public sealed class X64PathFactAttribute : FactAttribute
 /// micro-kernel (AVX-VNNI off; an ARM CPU without DotProd) run the INT8 models only.
 /// </para>
 /// <para>
-/// And pruned builds of bert and vit (<c>Prune</c> 0.5 Structured with their calibration sets: half the attention heads
-/// and FFN neurons gone, the rest refitted), checked with the FP32 criterion against ONNX Runtime on the pruned ONNX
-/// file their build wrote (<c>&lt;ClassName&gt;.pruned.onnx</c>), not against the unpruned model.
+/// And pruned builds (<see cref="PathModel.PrunedBuilds"/>, with their calibration sets): Structured bert, vit, mobilevit
+/// and efficientformer (heads, FFN neurons, conv channels), NM 2:4 bert on the dense kernel, and Unstructured distilbert
+/// and 2:4 vit forced onto DenseSparse (<c>SparseKernels="Always"</c>), checked with the FP32 criterion against ONNX
+/// Runtime on the pruned ONNX file their build wrote (<c>&lt;ClassName&gt;.pruned.onnx</c>), not against the unpruned model.
+/// mobilevit and efficientformer are quantized too (their convolutions on Conv2dInt8, Conv2dHalf, Conv2dInt4). Each such
+/// class's plan must call the kernel it is there for (<see cref="PathModel.Kernel"/>), and the slow ones run fewer
+/// samples (<see cref="PathModel.SamplesOn"/>).
 /// </para>
 /// </summary>
 [Collection("dotnet build")]
@@ -97,7 +101,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
     public void X64Avx2_native() =>
         Check(RunnerTarget.X64Avx2, new() { ["EDGECOMPILE_PATHRUNNER_THREADS"] = "2" },
             new() { ["Avx2"] = "True", ["Fma"] = "True", ["Vector256.IsHardwareAccelerated"] = "True", ["threads"] = "2",
-                    ["DenseInt8Path"] = AvxVnni.IsSupported ? "AvxVnni" : "Avx2" });
+                    ["DenseInt8Path"] = AvxVnni.IsSupported ? "AvxVnni" : "Avx2", ["DenseSparsePath"] = "Avx2" });
 
     /// <summary>AVX-VNNI off: DenseInt8's AVX2 int16 (vpmaddwd) path. Only the INT8 models: nothing else uses AVX-VNNI.</summary>
     [X64PathFact(requires: "AVX-VNNI")]
@@ -110,18 +114,18 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
     public void X64Avx2_with_DOTNET_EnableAVX2_0() =>
         Check(RunnerTarget.X64Avx2, new() { ["DOTNET_EnableAVX2"] = "0" },
             new() { ["Avx2"] = "False", ["Fma"] = "False", ["Avx512F"] = "False", ["Vector256.IsHardwareAccelerated"] = "False", ["Vector128.IsHardwareAccelerated"] = "True",
-                    ["AvxVnni"] = "False", ["DenseInt8Path"] = "Vector128" });
+                    ["AvxVnni"] = "False", ["DenseInt8Path"] = "Vector128", ["DenseSparsePath"] = "Vector128" });
 
     [X64PathFact]
     public void X64Avx2_with_DOTNET_EnableAVX_0() =>
         Check(RunnerTarget.X64Avx2, new() { ["DOTNET_EnableAVX"] = "0" },
             new() { ["Avx"] = "False", ["Avx2"] = "False", ["Fma"] = "False", ["Vector256.IsHardwareAccelerated"] = "False", ["Vector128.IsHardwareAccelerated"] = "True",
-                    ["AvxVnni"] = "False", ["DenseInt8Path"] = "Vector128" });
+                    ["AvxVnni"] = "False", ["DenseInt8Path"] = "Vector128", ["DenseSparsePath"] = "Vector128" });
 
     [X64PathFact(requires: "AVX-512F")]
     public void X64Avx512_native() =>
         Check(RunnerTarget.X64Avx512, new() { ["EDGECOMPILE_PATHRUNNER_THREADS"] = "3" }, new() { ["Avx512F"] = "True", ["Avx2"] = "True", ["Fma"] = "True", ["threads"] = "3",
-            ["DenseInt8Path"] = AvxVnni.IsSupported ? "AvxVnni" : Avx512BW.IsSupported ? "Avx512BW" : "Avx2" });
+            ["DenseInt8Path"] = AvxVnni.IsSupported ? "AvxVnni" : Avx512BW.IsSupported ? "Avx512BW" : "Avx2", ["DenseSparsePath"] = "Avx2" });
 
     /// <summary>AVX-VNNI off on an AVX-512 CPU: DenseInt8's AVX-512BW int16 micro-kernel for 32-column panels. INT8 models only.</summary>
     [X64PathFact(requires: "AVX-512BW+AVX-VNNI")]
@@ -135,13 +139,13 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
     public void X64Avx512_with_DOTNET_EnableAVX512_0() =>
         Check(RunnerTarget.X64Avx512, new() { ["DOTNET_EnableAVX512"] = "0" },
             new() { ["Avx512F"] = "False", ["Avx512BW"] = "False", ["Vector512.IsHardwareAccelerated"] = "False", ["Avx2"] = "True", ["Fma"] = "True",
-                    ["DenseInt8Path"] = AvxVnni.IsSupported ? "AvxVnni" : "Avx2" });
+                    ["DenseInt8Path"] = AvxVnni.IsSupported ? "AvxVnni" : "Avx2", ["DenseSparsePath"] = "Avx2" });
 
     /// <summary>QEMU's default CPU (max) has the dot-product extension: DenseInt8 on sdot.</summary>
     [QemuArm64Fact]
     public void Arm64Neon_under_qemu() =>
         Check(RunnerTarget.Arm64Neon, new() { ["DOTNET_EnableWriteXorExecute"] = "0", ["DOTNET_SYSTEM_GLOBALIZATION_INVARIANT"] = "1", ["EDGECOMPILE_PATHRUNNER_THREADS"] = "2" },
-            new() { ["architecture"] = "Arm64", ["AdvSimd"] = "True", ["AdvSimd.Arm64"] = "True", ["threads"] = "2", ["Dp"] = "True", ["DenseInt8Path"] = "Dp" });
+            new() { ["architecture"] = "Arm64", ["AdvSimd"] = "True", ["AdvSimd.Arm64"] = "True", ["threads"] = "2", ["Dp"] = "True", ["DenseInt8Path"] = "Dp", ["DenseSparsePath"] = "AdvSimd" });
 
     /// <summary>An ARMv8.0 CPU model without the dot-product extension (QEMU_CPU=cortex-a57): DenseInt8's widening
     /// (smull/sadalp) path. INT8 models only: nothing else uses Dp.</summary>
@@ -159,6 +163,8 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
             .Select(e => $"{e.Key}={e.Value}"));
         string path = target.Name + (target.Emulated ? " under qemu-aarch64-static" + (settings.Length > 0 ? " with " + settings : "") : settings.Length > 0 ? " with " + settings : " native");
         if (only is not null) environment = new(environment) { ["EDGECOMPILE_PATHRUNNER_MODELS"] = string.Join(",", only) };
+        var fewer = _builds.Models.Where(m => m.SamplesOn(target) < m.Samples.Count).Select(m => $"{m.Name}={m.SamplesOn(target)}").ToList();
+        if (fewer.Count > 0) environment = new(environment) { ["EDGECOMPILE_PATHRUNNER_SAMPLES"] = string.Join(",", fewer) };
 
         var published = _builds.Publish(target);
         _output.WriteLine($"publish {target.Name} ({target.Rid}): {published.Seconds:F1} s{(published.Reused ? " (published by an earlier test of this class)" : "")}");
@@ -167,7 +173,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         _output.WriteLine($"run {path}: {run.Seconds:F1} s");
         var report = run.Report;
         _output.WriteLine("CPU as the runtime reported it: " + string.Join(", ", report.Where(r => !r.Key.StartsWith("profile.") && !r.Key.StartsWith("seconds."))
-            .Select(r => $"{r.Key}={r.Value}")));
+            .Select(r => $"{r.Key}={r.Value}").Where(r => !r.StartsWith("samples.", StringComparison.Ordinal))));
 
         foreach (var (key, value) in expectedCpu)
             Assert.True(report.TryGetValue(key, out var got) && got == value,
@@ -178,14 +184,22 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         Assert.True(only is null || models.Count == only.Length, $"unknown model in [{string.Join(", ", only ?? [])}]");
         foreach (var model in models)
         {
-            var family = model.Samples;
+            var family = model.Samples.Take(model.SamplesOn(target));
             Assert.True(report.TryGetValue("profile." + model.Name, out var profile), $"{path}: the runner ran no model {model.Name}");
+            Assert.True(report.TryGetValue("samples." + model.Name, out var ran) && ran == family.Count.ToString(CultureInfo.InvariantCulture),
+                $"{path}: the runner ran {ran ?? "?"} samples of {model.Name}, expected {family.Count}");
             Assert.True(profile == target.Name, $"{path}: {model.Name} was generated for profile '{profile}', expected '{target.Name}'");
+            if (model.Kernel is not null)
+            {
+                int calls = PlanKernelCalls(model.PlanPath(published), model.Kernel);
+                Assert.True(calls > 0, $"{path}: the plan of {model.Name} ({model.PlanPath(published)}) calls no {model.Kernel}, the kernel it is here to test");
+                _output.WriteLine($"  {model.Name}: {calls} {model.Kernel} calls in the plan");
+            }
             var line = new List<string>();
             foreach (var mode in Enum.GetValues<RunMode>())
             {
                 float[] got = LogitsFile.Read(Path.Combine(run.Directory, LogitsFile.Name(model.Name, mode)), family.Classes);
-                float[] want = _builds.Reference(model, published, mode);
+                float[] want = _builds.Reference(model, published, mode)[..(family.Count * family.Classes)];
                 Assert.True(got.Length == want.Length, $"{path}: {model.Name} {mode}: the runner wrote {got.Length / family.Classes} samples, expected {family.Count}");
                 var diffs = new float[got.Length];
                 for (int i = 0; i < got.Length; i++) diffs[i] = float.IsNaN(got[i] - want[i]) ? float.PositiveInfinity : Math.Abs(got[i] - want[i]);
@@ -193,7 +207,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
                 float quantizationError = 0;
                 if (model.Int8)
                 {
-                    float[] fp32 = _builds.Reference(_builds.Models.Single(m => m.Name == family.Name), published, mode);
+                    float[] fp32 = _builds.Reference(_builds.Models.Single(m => m.Name == family.Name), published, mode)[..(family.Count * family.Classes)];
                     for (int sample = 0; sample < family.Count; sample++)
                         quantizationError = Math.Max(quantizationError, MaxAbsDiff(want.AsSpan(sample * family.Classes, family.Classes), fp32.AsSpan(sample * family.Classes, family.Classes)));
                 }
@@ -253,6 +267,11 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         Assert.True(failures.Count == 0, $"{failures.Count} model/mode(s) differ from their oracle:\n" + string.Join("\n", failures));
     }
 
+    /// <summary>How many <c>op</c> lines of a plan call the kernel (docs/plan-format.md: <c>op &lt;Kernel&gt;[&lt;Shapes&gt;] ...</c>).</summary>
+    private static int PlanKernelCalls(string plan, string kernel) =>
+        File.ReadLines(plan).Count(line => line.StartsWith("op ", StringComparison.Ordinal)
+            && line.Split(' ')[1].Split('<')[0] == kernel);
+
     private static string Format(ReadOnlySpan<float> values) =>
         string.Join(", ", values.ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
@@ -296,21 +315,45 @@ public sealed record RunnerTarget(string Name, string Rid, bool SelfContained, b
 }
 
 /// <summary>
-/// A class of the runner: an FP32 fixture model (<see cref="Quantize"/> null, oracle: ONNX Runtime on model.onnx) or a
+/// A class of the runner: an FP32 fixture model (<see cref="Quantize"/> null, oracle: ONNX Runtime on model.onnx), a
 /// quantized build of one (<c>&lt;fixture&gt;.&lt;mode&gt;</c>, oracle: ONNX Runtime on the build's own
-/// <c>&lt;ClassName&gt;.quantized.onnx</c>, never FP32).
+/// <c>&lt;ClassName&gt;.quantized.onnx</c>, never FP32) or a pruned one (oracle: the build's <c>&lt;ClassName&gt;.pruned.onnx</c>).
+/// <see cref="Kernel"/>: a kernel the class is there to run on every path, which its plan must call.
 /// </summary>
-public sealed record PathModel(string Name, FixtureSamples Samples, string? Quantize, string? ClassName, bool Pruned = false)
+public sealed record PathModel(string Name, FixtureSamples Samples, string? Quantize, string? ClassName, bool Pruned = false, string? Kernel = null,
+    int? MaxSamples = null, int? EmulatedSamples = null)
 {
-    /// <summary>The quantized EdgeModel items of tests/EdgeCompile.PathRunner/EdgeCompile.PathRunner.csproj.</summary>
-    public static readonly (string Fixture, string Quantize, string ClassName)[] Quantized =
+    /// <summary>The quantized EdgeModel items of tests/EdgeCompile.PathRunner/EdgeCompile.PathRunner.csproj, the kernel each
+    /// must run (the vision fixtures' convolutions are quantized too) and the samples each runs (null: all 300; see
+    /// <see cref="SamplesOn"/>). The quantized convolutions are the slowest classes of the runner (dequantizing each
+    /// filter tap by tap: efficientformer INT4 4× its FP32 time), so they run 64 samples, 16 under QEMU.</summary>
+    public static readonly (string Fixture, string Quantize, string ClassName, string? Kernel, int? MaxSamples, int? EmulatedSamples)[] Quantized =
     {
-        ("bert", "Int8", "BertInt8"), ("bert", "Fp16", "BertFp16"), ("bert", "Int4", "BertInt4"),
-        ("vit", "Int8", "VitInt8"), ("vit", "Fp16", "VitFp16"), ("vit", "Int4", "VitInt4"),
+        ("bert", "Int8", "BertInt8", "DenseInt8", null, null), ("bert", "Fp16", "BertFp16", "DenseHalf", null, null), ("bert", "Int4", "BertInt4", "DenseInt4", null, null),
+        ("vit", "Int8", "VitInt8", "DenseInt8", null, null), ("vit", "Fp16", "VitFp16", "DenseHalf", null, null), ("vit", "Int4", "VitInt4", "DenseInt4", null, null),
+        ("mobilevit", "Int8", "MobileVitInt8", "Conv2dInt8", 64, 16), ("mobilevit", "Fp16", "MobileVitFp16", "Conv2dHalf", 64, 16),
+        ("mobilevit", "Int4", "MobileVitInt4", "Conv2dInt4", 64, 16),
+        ("efficientformer", "Int8", "EfficientFormerInt8", "Conv2dInt8", 64, 16), ("efficientformer", "Fp16", "EfficientFormerFp16", "Conv2dHalf", 64, 16),
+        ("efficientformer", "Int4", "EfficientFormerInt4", "Conv2dInt4", 64, 16),
     };
 
-    /// <summary>The pruned EdgeModel items (Prune 0.5, Structured, the fixture's Calibration, PrunedOnnx) of the runner.</summary>
-    public static readonly (string Fixture, string ClassName)[] PrunedBuilds = { ("bert", "BertPruned"), ("vit", "VitPruned") };
+    /// <summary>The pruned EdgeModel items of the runner (each with the fixture's Calibration and PrunedOnnx): Structured
+    /// (<c>&lt;fixture&gt;.pruned</c>: heads, FFN neurons, conv channels), NM 2:4 on the dense kernel (<c>bert.nm</c>), and
+    /// with SparseKernels="Always" on DenseSparse (<c>distilbert.sparse</c> Unstructured, <c>vit.sparse</c> 2:4). The ones
+    /// added after bert.pruned and vit.pruned run 64 samples under QEMU.</summary>
+    public static readonly (string Fixture, string Name, string ClassName, string? Kernel, int? EmulatedSamples)[] PrunedBuilds =
+    {
+        ("bert", "bert.pruned", "BertPruned", null, null), ("vit", "vit.pruned", "VitPruned", null, null),
+        ("mobilevit", "mobilevit.pruned", "MobileVitPruned", null, 64), ("efficientformer", "efficientformer.pruned", "EfficientFormerPruned", null, 64),
+        ("bert", "bert.nm", "BertNm", null, 64),
+        ("distilbert", "distilbert.sparse", "DistilBertSparse", "DenseSparse", 64), ("vit", "vit.sparse", "VitSparse", "DenseSparse", 64),
+    };
+
+    /// <summary>How many test samples (the first ones) the class runs on a target: <see cref="MaxSamples"/> (null: all),
+    /// under QEMU <see cref="EmulatedSamples"/> if smaller. Multiples of <see cref="FixtureSamples.MaxBatch"/>, so the
+    /// batched calls are the first calls of the full set and ONNX Runtime's logits for them are the same.</summary>
+    public int SamplesOn(RunnerTarget target) =>
+        Math.Min(Math.Min(Samples.Count, MaxSamples ?? int.MaxValue), target.Emulated ? EmulatedSamples ?? int.MaxValue : int.MaxValue);
 
     public bool Int8 => Quantize == "Int8";
     /// <summary>The plain fixture model, whose oracle is its own model.onnx.</summary>
@@ -318,6 +361,8 @@ public sealed record PathModel(string Name, FixtureSamples Samples, string? Quan
     public string Oracle => Fp32 ? "ONNX Runtime" : Pruned ? "ONNX Runtime on the pruned file" : "ONNX Runtime on the reference";
     public string ReferencePath(PublishedRunner published) =>
         Fp32 ? Samples.ModelPath : Path.Combine(published.Directory, "reference", ClassName + (Pruned ? ".pruned.onnx" : ".quantized.onnx"));
+    /// <summary>The plan the publish compiled this class from (copied next to the app with the reference files).</summary>
+    public string PlanPath(PublishedRunner published) => Path.Combine(published.Directory, "reference", ClassName + ".edgeplan");
 }
 
 public sealed record PublishedRunner(string Directory, double Seconds, bool Reused);
@@ -347,8 +392,8 @@ public sealed class PathRunnerBuilds : IDisposable
         _fixtures = new(() => Directory.GetDirectories(FixturesDirectory).Where(FixtureSamples.IsFixture)
             .Order(StringComparer.Ordinal).Select(FixtureSamples.Load).ToList());
         _models = new(() => Fixtures.Select(f => new PathModel(f.Name, f, null, null))
-            .Concat(PathModel.Quantized.Select(q => new PathModel($"{q.Fixture}.{q.Quantize.ToLowerInvariant()}", Fixtures.Single(f => f.Name == q.Fixture), q.Quantize, q.ClassName)))
-            .Concat(PathModel.PrunedBuilds.Select(p => new PathModel($"{p.Fixture}.pruned", Fixtures.Single(f => f.Name == p.Fixture), null, p.ClassName, Pruned: true)))
+            .Concat(PathModel.Quantized.Select(q => new PathModel($"{q.Fixture}.{q.Quantize.ToLowerInvariant()}", Fixtures.Single(f => f.Name == q.Fixture), q.Quantize, q.ClassName, Kernel: q.Kernel, MaxSamples: q.MaxSamples, EmulatedSamples: q.EmulatedSamples)))
+            .Concat(PathModel.PrunedBuilds.Select(p => new PathModel(p.Name, Fixtures.Single(f => f.Name == p.Fixture), null, p.ClassName, Pruned: true, Kernel: p.Kernel, EmulatedSamples: p.EmulatedSamples)))
             .ToList());
     }
 
@@ -400,7 +445,7 @@ public sealed class PathRunnerBuilds : IDisposable
         return new RunnerRun(output, seconds, report);
     }
 
-    /// <summary>ONNX Runtime's logits for every test sample, fed exactly as the runner feeds the generated class: on the
+    /// <summary>ONNX Runtime's logits for every test sample the class runs (<see cref="PathModel.MaxSamples"/>), fed exactly as the runner feeds the generated class: on the
     /// fixture's model.onnx (FP32), or on the reference file the publish under test wrote for a quantized class (cached by
     /// the file's content, so publishes that wrote the same reference share it).</summary>
     public float[] Reference(PathModel model, PublishedRunner published, RunMode mode)
@@ -408,7 +453,7 @@ public sealed class PathRunnerBuilds : IDisposable
         string file = model.ReferencePath(published);
         if (!File.Exists(file)) throw new FileNotFoundException($"the publish has no reference file for {model.Name} (QuantizedOnnx or PrunedOnnx=\"true\" copied to reference/)", file);
         string key = model.Fp32 ? model.Name : model.Name + "@" + Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
-        return _references.GetOrAdd((key, mode), _ => new Lazy<float[]>(() => ComputeReference(model.Samples, file, model.Quantize is not null, mode))).Value;
+        return _references.GetOrAdd((key, mode), _ => new Lazy<float[]>(() => ComputeReference(model.Samples.Take(model.MaxSamples ?? model.Samples.Count), file, model.Quantize is not null, mode))).Value;
     }
 
     private static float[] ComputeReference(FixtureSamples fixture, string file, bool quantized, RunMode mode)

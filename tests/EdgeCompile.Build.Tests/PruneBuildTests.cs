@@ -13,7 +13,7 @@ public sealed class PruneBuildTests
     public PruneBuildTests(ITestOutputHelper output) => _output = output;
 
     [Fact]
-    public void BadPruneMetadataGivesEC1018ToEC1021AndIgnoredMetadataEC1022()
+    public void BadPruneMetadataGivesEC1018ToEC1021AndIgnoredMetadataEC1022AndBadSparseKernelsEC1023()
     {
         using var p = new ConsumerProject("""
             <EdgeModel Include="p1.onnx" ClassName="P1" Prune="0.95" />
@@ -23,8 +23,11 @@ public sealed class PruneBuildTests
             <EdgeModel Include="p5.onnx" ClassName="P5" Prune="0.5" PruneMode="Unstructured" />
             <EdgeModel Include="p6.onnx" ClassName="P6" Prune="0.5" PrunedOnnx="yes" />
             <EdgeModel Include="p7.onnx" ClassName="P7" PrunedOnnx="true" />
+            <EdgeModel Include="p8.onnx" ClassName="P8" Prune="0.5" PruneMode="NM" SparseKernels="Sometimes" />
+            <EdgeModel Include="p9.onnx" ClassName="P9" SparseKernels="2" />
+            <EdgeModel Include="p10.onnx" ClassName="P10" Prune="0.5" PruneMode="NM" SparseKernels="always" />
             """);
-        foreach (var f in new[] { "p1", "p2", "p3", "p4", "p5", "p6", "p7" })
+        foreach (var f in new[] { "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10" })
             p.WriteFile(f + ".onnx", new byte[] { 1, 2, 3 });
 
         var result = p.Build();
@@ -42,6 +45,11 @@ public sealed class PruneBuildTests
         Assert.DoesNotContain("EdgeModel 'p5.onnx'", result.Output);
         Expect("error", "EC1021", "p6.onnx", "'yes'");
         Expect("warning", "EC1022", "p7.onnx", "PrunedOnnx has no effect without Prune");
+        Expect("error", "EC1023", "p8.onnx", "SparseKernels 'Sometimes' is not known. Use Auto");
+        // A number is not one of the names, although Enum.TryParse would take it.
+        Expect("error", "EC1023", "p9.onnx", "SparseKernels '2'");
+        // Any case, as Quantize and PruneMode.
+        Assert.DoesNotContain("EdgeModel 'p10.onnx'", result.Output);
     }
 
     [Fact]

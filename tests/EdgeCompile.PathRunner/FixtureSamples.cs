@@ -58,6 +58,11 @@ public sealed class FixtureSamples
     /// <summary>Shape of one sample: [64] for text, [C, H, W] for images.</summary>
     public long[] SampleShape { get; }
 
+    /// <summary>The first <paramref name="count"/> samples only (all of them when there are fewer): for slow paths (QEMU).
+    /// Keep it a multiple of <see cref="MaxBatch"/> so that the batched calls are the first calls of the full set.</summary>
+    public FixtureSamples Take(int count) =>
+        count >= Count ? this : new FixtureSamples(Name, Folder, count, Classes, Inputs, _tokens, _pixels, SampleShape);
+
     public static bool IsFixture(string folder) => File.Exists(Path.Combine(folder, "meta.json"));
 
     public static FixtureSamples Load(string folder)

@@ -21,9 +21,11 @@ namespace EdgeCompile.PathRunner;
 /// EdgeCompile.PathRunner &lt;fixture folder, or a folder of them (tests/fixtures)&gt; &lt;output folder&gt;
 /// </code>
 /// Besides the six FP32 fixture models, quantized builds of bert and vit (<c>bert.int8</c>, <c>bert.fp16</c>, ...) and
-/// pruned ones (<c>bert.pruned</c>, <c>vit.pruned</c>).
+/// of mobilevit and efficientformer (their convolutions quantized), and pruned ones (<c>bert.pruned</c>, ... Structured;
+/// <c>bert.nm</c>; <c>distilbert.sparse</c> and <c>vit.sparse</c> on DenseSparse).
 /// Output: &lt;family&gt;.batched.txt and &lt;family&gt;.single.txt (see <see cref="RunMode"/>, <see cref="LogitsFile"/>)
-/// and report.txt, <c>key=value</c> lines: the CPU features, the DenseInt8 path, the profile of each class, seconds per model.
+/// and report.txt, <c>key=value</c> lines: the CPU features, the DenseInt8 and DenseSparse paths, the profile of each class, seconds and
+/// samples per model.
 /// </summary>
 public static class Program
 {
@@ -56,6 +58,19 @@ public static class Program
         new("bert.pruned", "bert", typeof(BertPruned), BertPruned.Info, static (m, s, c, y) => ((BertPruned)m).Run(batch: c.Batch, sequence: c.Sequence,
             inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
         new("vit.pruned", "vit", typeof(VitPruned), VitPruned.Info, static (m, s, c, y) => ((VitPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilevit.pruned", "mobilevit", typeof(MobileVitPruned), MobileVitPruned.Info, static (m, s, c, y) => ((MobileVitPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("efficientformer.pruned", "efficientformer", typeof(EfficientFormerPruned), EfficientFormerPruned.Info, static (m, s, c, y) => ((EfficientFormerPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("bert.nm", "bert", typeof(BertNm), BertNm.Info, static (m, s, c, y) => ((BertNm)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("distilbert.sparse", "distilbert", typeof(DistilBertSparse), DistilBertSparse.Info, static (m, s, c, y) => ((DistilBertSparse)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), logits: y)),
+        new("vit.sparse", "vit", typeof(VitSparse), VitSparse.Info, static (m, s, c, y) => ((VitSparse)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilevit.int8", "mobilevit", typeof(MobileVitInt8), MobileVitInt8.Info, static (m, s, c, y) => ((MobileVitInt8)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilevit.fp16", "mobilevit", typeof(MobileVitFp16), MobileVitFp16.Info, static (m, s, c, y) => ((MobileVitFp16)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilevit.int4", "mobilevit", typeof(MobileVitInt4), MobileVitInt4.Info, static (m, s, c, y) => ((MobileVitInt4)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("efficientformer.int8", "efficientformer", typeof(EfficientFormerInt8), EfficientFormerInt8.Info, static (m, s, c, y) => ((EfficientFormerInt8)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("efficientformer.fp16", "efficientformer", typeof(EfficientFormerFp16), EfficientFormerFp16.Info, static (m, s, c, y) => ((EfficientFormerFp16)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("efficientformer.int4", "efficientformer", typeof(EfficientFormerInt4), EfficientFormerInt4.Info, static (m, s, c, y) => ((EfficientFormerInt4)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
     };
 
     /// <summary>Which classes run: <c>EDGECOMPILE_PATHRUNNER_MODELS</c>, a comma-separated list of family names (e.g.
@@ -64,6 +79,15 @@ public static class Program
         Environment.GetEnvironmentVariable("EDGECOMPILE_PATHRUNNER_MODELS") is { Length: > 0 } only
             ? only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
             : null;
+
+    /// <summary>How many test samples a class runs (the first ones): <c>EDGECOMPILE_PATHRUNNER_SAMPLES</c>, a comma-separated
+    /// list of <c>&lt;class&gt;=&lt;count&gt;</c> (e.g. <c>mobilevit.int4=64</c>, for paths as slow as QEMU); default all.</summary>
+    private static readonly Dictionary<string, int> SampleLimits =
+        (Environment.GetEnvironmentVariable("EDGECOMPILE_PATHRUNNER_SAMPLES") ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(entry => entry.Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => pair.Length == 2 && int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0
+                ? n : throw new ArgumentException($"EDGECOMPILE_PATHRUNNER_SAMPLES: '{string.Join("=", pair)}' is not <class>=<positive count>"), StringComparer.Ordinal);
 
     /// <summary>The thread count each model is created with: <c>EDGECOMPILE_PATHRUNNER_THREADS</c>, default 1.</summary>
     private static readonly int Threads =
@@ -96,10 +120,17 @@ public static class Program
             "threads=" + Threads.ToString(CultureInfo.InvariantCulture),
             // The integer micro-kernel DenseInt8 takes here, for the panel width of this build's profile (16; 32 on x64-avx512).
             "DenseInt8Path=" + Kernels.DenseInt8Path(BertClassifier.Info.Profile == "x64-avx512" ? 32 : 16),
+            // The inner loop DenseSparse takes here (distilbert.sparse, vit.sparse).
+            "DenseSparsePath=" + Kernels.DenseSparsePath,
         };
         if (Only is not null && Only.FirstOrDefault(o => Families.All(f => f.Name != o)) is { } unknown)
         {
             Console.Error.WriteLine($"EDGECOMPILE_PATHRUNNER_MODELS: no class '{unknown}' (known: {string.Join(", ", Families.Select(f => f.Name))})");
+            return 2;
+        }
+        if (SampleLimits.Keys.FirstOrDefault(o => Families.All(f => f.Name != o)) is { } unknownLimit)
+        {
+            Console.Error.WriteLine($"EDGECOMPILE_PATHRUNNER_SAMPLES: no class '{unknownLimit}' (known: {string.Join(", ", Families.Select(f => f.Name))})");
             return 2;
         }
         foreach (string folder in folders)
@@ -113,9 +144,10 @@ public static class Program
             }
             families.RemoveAll(f => Only is not null && !Only.Contains(f.Name));
             if (families.Count == 0) continue;
-            var samples = FixtureSamples.Load(folder);
+            var allSamples = FixtureSamples.Load(folder);
             foreach (var family in families)
             {
+                var samples = SampleLimits.TryGetValue(family.Name, out int limit) ? allSamples.Take(limit) : allSamples;
                 var clock = Stopwatch.StartNew();
                 using (var model = Create(family))
                 {
@@ -133,6 +165,7 @@ public static class Program
                 }
                 report.Add($"profile.{family.Name}={family.Info.Profile}");
                 report.Add($"seconds.{family.Name}={clock.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)}");
+                report.Add($"samples.{family.Name}={samples.Count.ToString(CultureInfo.InvariantCulture)}");
             }
         }
         File.WriteAllLines(Path.Combine(output, "report.txt"), report);
