@@ -29,7 +29,7 @@ internal readonly struct K3N4P8 : IDenseShape { public static int K => 3; public
 
 public class DensePackedKernelTests
 {
-    private delegate void Checker(int rows, Activation activation, bool withBias, int threads);
+    private delegate void Checker(int rows, Activation activation, bool withBias, int threads, bool xInPlace = false);
 
     private static readonly Dictionary<string, Checker> s_shapes = new()
     {
@@ -67,7 +67,7 @@ public class DensePackedKernelTests
         _ => throw new ArgumentOutOfRangeException(nameof(act)),
     };
 
-    private static void Check<TShape>(int rows, Activation activation, bool withBias, int threads) where TShape : struct, IDenseShape
+    private static void Check<TShape>(int rows, Activation activation, bool withBias, int threads, bool xInPlace = false) where TShape : struct, IDenseShape
     {
         int k = TShape.K, n = TShape.N;
         float[] x = Random(rows * k, rows * 31 + k, -1, 1);
@@ -83,7 +83,8 @@ public class DensePackedKernelTests
         y.Fill(float.NaN);
 
         using WorkerPool? pool = threads == 0 ? null : new WorkerPool(threads);
-        Kernels.Dense<TShape>(x, packed, bias, y, rows, activation, pool);
+        if (xInPlace) Kernels.DenseXInPlace<TShape>(x, packed, bias, y, rows, activation, pool);
+        else Kernels.Dense<TShape>(x, packed, bias, y, rows, activation, pool);
 
         for (int i = 0; i < Guard; i++)
         {
@@ -157,6 +158,14 @@ public class DensePackedKernelTests
     [MemberData(nameof(Threading))]
     public void DenseOnWorkerThreadsMatchesReference(string shape, int rows, int threads)
         => s_shapes[shape](rows, Activation.Gelu, withBias: true, threads);
+
+    /// <summary>The x86 micro-kernels reading x in place (the Gemm benchmark's A/B reference) give the same sums: edge
+    /// columns, several k blocks and outer k blocks (K = 800), two row blocks (197 rows), on one and two threads.</summary>
+    [Theory]
+    [InlineData(nameof(K26N33P16), 5, 0), InlineData(nameof(K26N33P32), 13, 0), InlineData(nameof(K312N1200P32), 128, 2)]
+    [InlineData(nameof(K800N40P16), 197, 0), InlineData(nameof(K800N40P32), 197, 0), InlineData(nameof(K800N40P32), 11, 2)]
+    public void DenseXInPlaceMatchesReference(string shape, int rows, int threads)
+        => s_shapes[shape](rows, Activation.Relu, withBias: true, threads, xInPlace: true);
 
     [Fact]
     public void DenseValidatesSpanLengths()
