@@ -23,7 +23,7 @@ public static unsafe partial class Kernels
         fixed (Half* pw = w)
         {
             var args = new DenseArgs(px, bias.IsEmpty ? null : pbias, py, rows, activation);
-            DenseDispatch<TShape, HalfPanels<TShape>, XPacked>(args, new HalfPanels<TShape>((ushort*)pw), workers);
+            DenseDispatch<TShape, HalfPanels<TShape>>(args, new HalfPanels<TShape>((ushort*)pw), workers);
         }
     }
 }

@@ -40,7 +40,7 @@ public static unsafe partial class Kernels
         fixed (Half* ps = scales)
         {
             var args = new DenseArgs(px, bias.IsEmpty ? null : pbias, py, rows, activation);
-            DenseDispatch<TShape, Int4Panels<TShape>, XPacked>(args, new Int4Panels<TShape>(pw, (ushort*)ps), workers);
+            DenseDispatch<TShape, Int4Panels<TShape>>(args, new Int4Panels<TShape>(pw, (ushort*)ps), workers);
         }
     }
 

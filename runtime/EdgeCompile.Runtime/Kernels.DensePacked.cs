@@ -33,7 +33,7 @@ public interface IDenseShape
 //                    gives it: FP32 panels in place, Half and INT4 panels widened once into a float buffer)
 //             row tile (up to MR rows): micro-kernel, the accumulators in registers for the whole k block
 // The x86 micro-kernels read x packed per row block and outer k block (PackX: the tile's values for one k step side by
-// side); the ARM and portable ones read it in place. The C tile is loaded once per k block after the first, and
+// side) when N ≥ DensePackXMinColumns; narrower layers and the ARM and portable kernels read it in place. The C tile is loaded once per k block after the first, and
 // its epilogue runs on the last k block while the tile is in registers (bias, ReLU) or in L1 (other activations).
 public static unsafe partial class Kernels
 {
@@ -57,7 +57,7 @@ public static unsafe partial class Kernels
         fixed (float* px = x, pw = w, pbias = bias, py = y)
         {
             var args = new DenseArgs(px, bias.IsEmpty ? null : pbias, py, rows, activation);
-            DenseDispatch<TShape, FloatPanels<TShape>, XPacked>(args, new FloatPanels<TShape>(pw), workers);
+            DenseDispatch<TShape, FloatPanels<TShape>>(args, new FloatPanels<TShape>(pw), workers);
         }
     }
 
@@ -81,9 +81,26 @@ public static unsafe partial class Kernels
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
     }
 
+    /// <summary>
+    /// Narrowest layer (N) for which the x86 micro-kernels read x packed (<see cref="XPacked"/>); narrower layers read
+    /// it in place (<see cref="XInPlace"/>). Packing costs about as much per x value whatever N is, and it is repaid by
+    /// every column slice that reuses the block. Measured (thread CPU time, 1 thread, load ≈ 25): at 128 rows packing
+    /// lost 5-33 % in 9 of 10 cases at N = 64 and 128 (where the in-place kernel ran at up to 94-100 % of the FMA peak:
+    /// W fits in L2), 2-3 % at N = 512, and gained up to 14 % at N = 768-3072 (within noise in some runs); at 16 rows
+    /// it gained 9-10 % at N = 512 and 8-73 % at N = 768-3072.
+    /// </summary>
+    internal const int DensePackXMinColumns = 512;
+
+    /// <summary>The x layout for the shape (a constant per instantiation), then <see cref="DenseDispatch{TShape, TSource, TX}"/>.</summary>
+    private static void DenseDispatch<TShape, TSource>(in DenseArgs args, in TSource source, WorkerPool? workers)
+        where TShape : struct, IDenseShape where TSource : struct, IPanelSource
+    {
+        if (TShape.N >= DensePackXMinColumns) DenseDispatch<TShape, TSource, XPacked>(args, source, workers);
+        else DenseDispatch<TShape, TSource, XInPlace>(args, source, workers);
+    }
+
     /// <summary>Picks the micro-kernel for the panel width and this CPU; each test folds to a constant per
-    /// instantiation, so one branch survives. <typeparamref name="TX"/> is how the x86 micro-kernels read x
-    /// (<see cref="XPacked"/> in production; <see cref="XInPlace"/> only for the benchmark's A/B reference).</summary>
+    /// instantiation, so one branch survives. <typeparamref name="TX"/> is how the x86 micro-kernels read x.</summary>
     private static void DenseDispatch<TShape, TSource, TX>(in DenseArgs args, in TSource source, WorkerPool? workers)
         where TShape : struct, IDenseShape where TSource : struct, IPanelSource where TX : struct, IXLayout
     {
@@ -95,9 +112,9 @@ public static unsafe partial class Kernels
     }
 
     /// <summary>
-    /// <see cref="Dense{TShape}"/> with the x86 micro-kernels reading x in place, K floats between rows (the layout
-    /// before x was packed; the ARM and portable kernels still read it so). Same checks, same sums in the same
-    /// order, so the same results; kept as the reference side of the <c>Gemm</c> benchmark's same-run A/B.
+    /// <see cref="Dense{TShape}"/> with the x86 micro-kernels reading x in place, K floats between rows, whatever N
+    /// (the kernel before x was packed; what Dense runs below <see cref="DensePackXMinColumns"/> and on ARM). Same
+    /// checks, same sums in the same order, so the same results; the reference side of the <c>Gemm</c> benchmark's A/B.
     /// </summary>
     internal static void DenseXInPlace<TShape>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
         int rows, Activation activation, WorkerPool? workers) where TShape : struct, IDenseShape
