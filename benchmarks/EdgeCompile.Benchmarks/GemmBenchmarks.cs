@@ -14,7 +14,8 @@ namespace EdgeCompile.Benchmarks;
 /// (profile <c>x64-avx512</c>: the AVX-512F micro-kernel) and 16-column panels (profile <c>x64-avx2</c>: the AVX2+FMA
 /// micro-kernel), no bias, no activation (a pure GEMM), at the BERT-base / DistilBERT projections (768×768,
 /// 768×3072, 3072×768) and the TinyBERT-4 FFN (312×1200), for 128 and 16 tokens (<c>rows</c>), on the calling
-/// thread alone (<c>threads</c> = 1) or with a 2-thread <see cref="WorkerPool"/>.</item>
+/// thread alone (<c>threads</c> = 1) or with a 2-thread <see cref="WorkerPool"/>; <c>packedX</c> = false runs the
+/// previous x layout (<see cref="Kernels.DenseXInPlace{TShape}"/>) beside the current one.</item>
 /// <item><c>Dense_*</c>: the older <see cref="Kernels.Dense(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, Activation)"/>
 /// on unpacked weights, the starting point.</item>
 /// <item><c>FmaPeak_*</c>: FMA-bound loops giving the peak per vector width.</item>
@@ -77,8 +78,14 @@ public class Gemm
 
     private WorkerPool? Pool(int threads) => threads == 1 ? null : threads == pool.Threads ? pool : throw new ArgumentOutOfRangeException(nameof(threads));
 
-    private void Run<TShape>(float[] w, int rows, int threads) where TShape : struct, IDenseShape
-        => Kernels.Dense<TShape>(x.AsSpan(0, rows * TShape.K), w, default, y.AsSpan(0, rows * TShape.N), rows, Activation.None, Pool(threads));
+    /// <summary><paramref name="packedX"/>: the kernel as shipped (x packed per row block, W prefetched inside the
+    /// micro-kernel's k loop); false: <see cref="Kernels.DenseXInPlace{TShape}"/>, the same micro-kernels reading x in
+    /// place with the driver prefetching W before each tile, as before (the same-run A/B of that change).</summary>
+    private void Run<TShape>(float[] w, int rows, int threads, bool packedX) where TShape : struct, IDenseShape
+    {
+        if (packedX) Kernels.Dense<TShape>(x.AsSpan(0, rows * TShape.K), w, default, y.AsSpan(0, rows * TShape.N), rows, Activation.None, Pool(threads));
+        else Kernels.DenseXInPlace<TShape>(x.AsSpan(0, rows * TShape.K), w, default, y.AsSpan(0, rows * TShape.N), rows, Activation.None, Pool(threads));
+    }
 
     private readonly struct P16_768x768 : IDenseShape { public static int K => 768; public static int N => 768; public static int Panel => 16; }
     private readonly struct P16_768x3072 : IDenseShape { public static int K => 768; public static int N => 3072; public static int Panel => 16; }
@@ -89,29 +96,29 @@ public class Gemm
     private readonly struct P32_3072x768 : IDenseShape { public static int K => 3072; public static int N => 768; public static int Panel => 32; }
     private readonly struct P32_312x1200 : IDenseShape { public static int K => 312; public static int N => 1200; public static int Panel => 32; }
 
-    [Benchmark, DenseShape(768, 768, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP32_768x768(int rows, int threads) => Run<P32_768x768>(p32_768x768, rows, threads);
+    [Benchmark, DenseShape(768, 768, 512), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP32_768x768(int rows, int threads, bool packedX) => Run<P32_768x768>(p32_768x768, rows, threads, packedX);
 
-    [Benchmark, DenseShape(768, 3072, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP32_768x3072(int rows, int threads) => Run<P32_768x3072>(p32_768x3072, rows, threads);
+    [Benchmark, DenseShape(768, 3072, 512), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP32_768x3072(int rows, int threads, bool packedX) => Run<P32_768x3072>(p32_768x3072, rows, threads, packedX);
 
-    [Benchmark, DenseShape(3072, 768, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP32_3072x768(int rows, int threads) => Run<P32_3072x768>(p32_3072x768, rows, threads);
+    [Benchmark, DenseShape(3072, 768, 512), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP32_3072x768(int rows, int threads, bool packedX) => Run<P32_3072x768>(p32_3072x768, rows, threads, packedX);
 
-    [Benchmark, DenseShape(312, 1200, 512), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP32_312x1200(int rows, int threads) => Run<P32_312x1200>(p32_312x1200, rows, threads);
+    [Benchmark, DenseShape(312, 1200, 512), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP32_312x1200(int rows, int threads, bool packedX) => Run<P32_312x1200>(p32_312x1200, rows, threads, packedX);
 
-    [Benchmark, DenseShape(768, 768, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP16_768x768(int rows, int threads) => Run<P16_768x768>(p16_768x768, rows, threads);
+    [Benchmark, DenseShape(768, 768, 256), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP16_768x768(int rows, int threads, bool packedX) => Run<P16_768x768>(p16_768x768, rows, threads, packedX);
 
-    [Benchmark, DenseShape(768, 3072, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP16_768x3072(int rows, int threads) => Run<P16_768x3072>(p16_768x3072, rows, threads);
+    [Benchmark, DenseShape(768, 3072, 256), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP16_768x3072(int rows, int threads, bool packedX) => Run<P16_768x3072>(p16_768x3072, rows, threads, packedX);
 
-    [Benchmark, DenseShape(3072, 768, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP16_3072x768(int rows, int threads) => Run<P16_3072x768>(p16_3072x768, rows, threads);
+    [Benchmark, DenseShape(3072, 768, 256), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP16_3072x768(int rows, int threads, bool packedX) => Run<P16_3072x768>(p16_3072x768, rows, threads, packedX);
 
-    [Benchmark, DenseShape(312, 1200, 256), Arguments(128, 1), Arguments(128, 2), Arguments(16, 1), Arguments(16, 2)]
-    public void DenseP16_312x1200(int rows, int threads) => Run<P16_312x1200>(p16_312x1200, rows, threads);
+    [Benchmark, DenseShape(312, 1200, 256), Arguments(128, 1, true), Arguments(128, 1, false), Arguments(128, 2, true), Arguments(128, 2, false), Arguments(16, 1, true), Arguments(16, 1, false), Arguments(16, 2, true), Arguments(16, 2, false)]
+    public void DenseP16_312x1200(int rows, int threads, bool packedX) => Run<P16_312x1200>(p16_312x1200, rows, threads, packedX);
 
     /// <summary>The older unpacked kernel, TinyBERT-4 FFN up-projection, 128 tokens: [128,312]·[312,1200].</summary>
     [Benchmark, Flops(2.0 * 128 * 312 * 1200), OwnPeak(256)]

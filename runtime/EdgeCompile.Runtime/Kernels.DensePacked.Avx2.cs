@@ -10,9 +10,13 @@ namespace EdgeCompile.Runtime;
 /// panel-row vectors and one broadcast that is 15 of the 16 ymm registers; each k step is 8 loads for 12 FMAs, and
 /// 12 independent accumulators cover the FMA latency (4-5 cycles × 2 ports). The k loop is unrolled by 4
 /// (measured: 81 → 91 % of the 256-bit FMA peak with the tile in L1).
+/// <typeparamref name="TX"/> = <see cref="XPacked"/> (what the driver runs): x comes packed, the tile's values for one
+/// k step side by side, and each k step also prefetches up to 128 bytes of the next W slice into L2, so W streams in
+/// at the rate it is used instead of in a burst before each tile (the 16-row, bandwidth-bound case gained most).
 /// </summary>
-internal readonly unsafe struct DenseAvx2<TShape> : IDenseMicroKernel where TShape : struct, IDenseShape
+internal readonly unsafe struct DenseAvx2<TShape, TX> : IDenseMicroKernel where TShape : struct, IDenseShape where TX : struct, IXLayout
 {
+    public static bool PacksX => TX.Packed;
     public static int Rows => 6;
     public static int Columns => 16;
     // 384 k × 16 columns × 4 bytes = 24 KB of W: half of a 48 KB L1 (3/4 of a 32 KB one).
@@ -21,28 +25,38 @@ internal readonly unsafe struct DenseAvx2<TShape> : IDenseMicroKernel where TSha
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.MultiplyAdd(a, b, c);
 
+    // The in-place variant is the kernel as it was before x was packed (the A side of the Gemm benchmark): it left
+    // the prefetching to the driver.
+    public static bool PrefetchesInLoop => TX.Packed;
+
+    // Prefetching the tile's own first W line instead: an L1 hit, no effect.
     public static void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu)
+        => Tile(rows, a, b, c, ldc, kc, bias, accumulate, relu, (byte*)b, 0);
+
+    public static void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu, byte* prefetch, nint prefetchStep)
     {
         switch (rows)
         {
-            case 1: Tile<Rows1>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 2: Tile<Rows2>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 3: Tile<Rows3>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 4: Tile<Rows4>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 5: Tile<Rows5>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 6: Tile<Rows6>(a, b, c, ldc, kc, bias, accumulate, relu); break;
+            case 1: Tile<Rows1>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 2: Tile<Rows2>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 3: Tile<Rows3>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 4: Tile<Rows4>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 5: Tile<Rows5>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 6: Tile<Rows6>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TRows>(float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu)
+    private static void Tile<TRows>(float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu, byte* prefetch, nint prefetchStep)
         where TRows : struct, IRowCount
     {
-        // m, lda and ldb are constants in each instantiation: the "if (m > r)" tests vanish, and the x rows are
-        // addressed as one pointer plus a constant displacement. The accumulators are separate locals (the JIT
+        // m, lda, step and ldb are constants in each instantiation: the "if (m > r)" tests vanish, and the x values
+        // are addressed as one pointer plus a constant displacement. The accumulators are separate locals (the JIT
         // keeps locals in registers, not array elements).
         int m = TRows.Value;
-        nint lda = TShape.K, ldb = TShape.Panel;
+        // x row r, step i of the k block is a[r·lda + i·step]: in place (lda = K, step = 1) or packed by the driver
+        // (lda = 1, step = Rows), both constants, so every broadcast is a constant displacement off one pointer.
+        nint lda = TX.Packed ? 1 : TShape.K, step = TX.Packed ? Rows : 1, ldb = TShape.Panel;
         Vector256<float> c0a = default, c0b = default;
         Vector256<float> c1a = default, c1b = default;
         Vector256<float> c2a = default, c2b = default;
@@ -70,8 +84,15 @@ internal readonly unsafe struct DenseAvx2<TShape> : IDenseMicroKernel where TSha
         }
 
         int k = 0;
+        // Per k step, up to 128 bytes of the next W slice into L2 (prefetchStep ≤ 128: two lines at most).
+        nint halfStep = prefetchStep >> 1;
         for (; k <= kc - 4; k += 4)
         {
+            Sse.Prefetch1(prefetch); Sse.Prefetch1(prefetch + halfStep);
+            Sse.Prefetch1(prefetch + prefetchStep); Sse.Prefetch1(prefetch + prefetchStep + halfStep);
+            Sse.Prefetch1(prefetch + 2 * prefetchStep); Sse.Prefetch1(prefetch + 2 * prefetchStep + halfStep);
+            Sse.Prefetch1(prefetch + 3 * prefetchStep); Sse.Prefetch1(prefetch + 3 * prefetchStep + halfStep);
+            prefetch += 4 * prefetchStep;
             {
                 Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
                 { av = Vector256.Create(a[0]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
@@ -83,36 +104,38 @@ internal readonly unsafe struct DenseAvx2<TShape> : IDenseMicroKernel where TSha
             }
             {
                 Vector256<float> b0 = Vector256.Load(b + 1 * ldb), b1 = Vector256.Load(b + 1 * ldb + 8), av;
-                { av = Vector256.Create(a[1]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
-                if (m > 1) { av = Vector256.Create(a[lda + 1]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
-                if (m > 2) { av = Vector256.Create(a[2 * lda + 1]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
-                if (m > 3) { av = Vector256.Create(a[3 * lda + 1]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
-                if (m > 4) { av = Vector256.Create(a[4 * lda + 1]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
-                if (m > 5) { av = Vector256.Create(a[5 * lda + 1]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
+                { av = Vector256.Create(a[step]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
+                if (m > 1) { av = Vector256.Create(a[lda + step]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
+                if (m > 2) { av = Vector256.Create(a[2 * lda + step]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
+                if (m > 3) { av = Vector256.Create(a[3 * lda + step]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
+                if (m > 4) { av = Vector256.Create(a[4 * lda + step]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
+                if (m > 5) { av = Vector256.Create(a[5 * lda + step]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
             }
             {
                 Vector256<float> b0 = Vector256.Load(b + 2 * ldb), b1 = Vector256.Load(b + 2 * ldb + 8), av;
-                { av = Vector256.Create(a[2]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
-                if (m > 1) { av = Vector256.Create(a[lda + 2]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
-                if (m > 2) { av = Vector256.Create(a[2 * lda + 2]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
-                if (m > 3) { av = Vector256.Create(a[3 * lda + 2]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
-                if (m > 4) { av = Vector256.Create(a[4 * lda + 2]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
-                if (m > 5) { av = Vector256.Create(a[5 * lda + 2]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
+                { av = Vector256.Create(a[2 * step]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
+                if (m > 1) { av = Vector256.Create(a[lda + 2 * step]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
+                if (m > 2) { av = Vector256.Create(a[2 * lda + 2 * step]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
+                if (m > 3) { av = Vector256.Create(a[3 * lda + 2 * step]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
+                if (m > 4) { av = Vector256.Create(a[4 * lda + 2 * step]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
+                if (m > 5) { av = Vector256.Create(a[5 * lda + 2 * step]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
             }
             {
                 Vector256<float> b0 = Vector256.Load(b + 3 * ldb), b1 = Vector256.Load(b + 3 * ldb + 8), av;
-                { av = Vector256.Create(a[3]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
-                if (m > 1) { av = Vector256.Create(a[lda + 3]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
-                if (m > 2) { av = Vector256.Create(a[2 * lda + 3]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
-                if (m > 3) { av = Vector256.Create(a[3 * lda + 3]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
-                if (m > 4) { av = Vector256.Create(a[4 * lda + 3]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
-                if (m > 5) { av = Vector256.Create(a[5 * lda + 3]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
+                { av = Vector256.Create(a[3 * step]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
+                if (m > 1) { av = Vector256.Create(a[lda + 3 * step]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
+                if (m > 2) { av = Vector256.Create(a[2 * lda + 3 * step]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
+                if (m > 3) { av = Vector256.Create(a[3 * lda + 3 * step]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
+                if (m > 4) { av = Vector256.Create(a[4 * lda + 3 * step]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
+                if (m > 5) { av = Vector256.Create(a[5 * lda + 3 * step]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
             }
-            a += 4;
+            a += 4 * step;
             b += 4 * ldb;
         }
         for (; k < kc; k++)
         {
+            Sse.Prefetch1(prefetch); Sse.Prefetch1(prefetch + halfStep);
+            prefetch += prefetchStep;
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
             { av = Vector256.Create(a[0]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
             if (m > 1) { av = Vector256.Create(a[lda]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
@@ -120,7 +143,7 @@ internal readonly unsafe struct DenseAvx2<TShape> : IDenseMicroKernel where TSha
             if (m > 3) { av = Vector256.Create(a[3 * lda]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
             if (m > 4) { av = Vector256.Create(a[4 * lda]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
             if (m > 5) { av = Vector256.Create(a[5 * lda]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
-            a++;
+            a += step;
             b += ldb;
         }
 

@@ -11,9 +11,13 @@ namespace EdgeCompile.Runtime;
 /// independent accumulators cover the FMA latency (4 cycles × 2 ports = 8 in flight) three times over; with the
 /// two panel-row registers and the broadcast, 27 of the 32 zmm registers. The k loop is unrolled by 4.
 /// Measured on Sapphire Rapids, L1-resident: 12 rows and the unrolling each gain ≈ 5-10 % over 8 rows, not unrolled.
+/// <typeparamref name="TX"/> = <see cref="XPacked"/> (what the driver runs): x comes packed, the tile's values for one
+/// k step side by side, and each k step also prefetches up to 128 bytes of the next W slice into L2, so W streams in
+/// at the rate it is used instead of in a burst before each tile (the 16-row, bandwidth-bound case gained most).
 /// </summary>
-internal readonly unsafe struct DenseAvx512<TShape> : IDenseMicroKernel where TShape : struct, IDenseShape
+internal readonly unsafe struct DenseAvx512<TShape, TX> : IDenseMicroKernel where TShape : struct, IDenseShape where TX : struct, IXLayout
 {
+    public static bool PacksX => TX.Packed;
     public static int Rows => 12;
     public static int Columns => 32;
     // 192 k × 32 columns × 4 bytes = 24 KB of W: half of a 48 KB L1, the x lines and the C tile use the rest.
@@ -22,34 +26,44 @@ internal readonly unsafe struct DenseAvx512<TShape> : IDenseMicroKernel where TS
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
 
+    // The in-place variant is the kernel as it was before x was packed (the A side of the Gemm benchmark): it left
+    // the prefetching to the driver.
+    public static bool PrefetchesInLoop => TX.Packed;
+
+    // Prefetching the tile's own first W line instead: an L1 hit, no effect.
     public static void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu)
+        => Tile(rows, a, b, c, ldc, kc, bias, accumulate, relu, (byte*)b, 0);
+
+    public static void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu, byte* prefetch, nint prefetchStep)
     {
         switch (rows)
         {
-            case 1: Tile<Rows1>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 2: Tile<Rows2>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 3: Tile<Rows3>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 4: Tile<Rows4>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 5: Tile<Rows5>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 6: Tile<Rows6>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 7: Tile<Rows7>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 8: Tile<Rows8>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 9: Tile<Rows9>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 10: Tile<Rows10>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 11: Tile<Rows11>(a, b, c, ldc, kc, bias, accumulate, relu); break;
-            case 12: Tile<Rows12>(a, b, c, ldc, kc, bias, accumulate, relu); break;
+            case 1: Tile<Rows1>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 2: Tile<Rows2>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 3: Tile<Rows3>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 4: Tile<Rows4>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 5: Tile<Rows5>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 6: Tile<Rows6>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 7: Tile<Rows7>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 8: Tile<Rows8>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 9: Tile<Rows9>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 10: Tile<Rows10>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 11: Tile<Rows11>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
+            case 12: Tile<Rows12>(a, b, c, ldc, kc, bias, accumulate, relu, prefetch, prefetchStep); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TRows>(float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu)
+    private static void Tile<TRows>(float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu, byte* prefetch, nint prefetchStep)
         where TRows : struct, IRowCount
     {
-        // m, lda and ldb are constants in each instantiation: the "if (m > r)" tests vanish, and the x rows are
-        // addressed as one pointer plus a constant displacement. The accumulators are separate locals (the JIT
+        // m, lda, step and ldb are constants in each instantiation: the "if (m > r)" tests vanish, and the x values
+        // are addressed as one pointer plus a constant displacement. The accumulators are separate locals (the JIT
         // keeps locals in registers, not array elements).
         int m = TRows.Value;
-        nint lda = TShape.K, ldb = TShape.Panel;
+        // x row r, step i of the k block is a[r·lda + i·step]: in place (lda = K, step = 1) or packed by the driver
+        // (lda = 1, step = Rows), both constants, so every broadcast is a constant displacement off one pointer.
+        nint lda = TX.Packed ? 1 : TShape.K, step = TX.Packed ? Rows : 1, ldb = TShape.Panel;
         Vector512<float> c0a = default, c0b = default;
         Vector512<float> c1a = default, c1b = default;
         Vector512<float> c2a = default, c2b = default;
@@ -95,8 +109,15 @@ internal readonly unsafe struct DenseAvx512<TShape> : IDenseMicroKernel where TS
         }
 
         int k = 0;
+        // Per k step, up to 128 bytes of the next W slice into L2 (prefetchStep ≤ 128: two lines at most).
+        nint halfStep = prefetchStep >> 1;
         for (; k <= kc - 4; k += 4)
         {
+            Sse.Prefetch1(prefetch); Sse.Prefetch1(prefetch + halfStep);
+            Sse.Prefetch1(prefetch + prefetchStep); Sse.Prefetch1(prefetch + prefetchStep + halfStep);
+            Sse.Prefetch1(prefetch + 2 * prefetchStep); Sse.Prefetch1(prefetch + 2 * prefetchStep + halfStep);
+            Sse.Prefetch1(prefetch + 3 * prefetchStep); Sse.Prefetch1(prefetch + 3 * prefetchStep + halfStep);
+            prefetch += 4 * prefetchStep;
             {
                 Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
                 { av = Vector512.Create(a[0]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
@@ -114,54 +135,56 @@ internal readonly unsafe struct DenseAvx512<TShape> : IDenseMicroKernel where TS
             }
             {
                 Vector512<float> b0 = Vector512.Load(b + 1 * ldb), b1 = Vector512.Load(b + 1 * ldb + 16), av;
-                { av = Vector512.Create(a[1]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
-                if (m > 1) { av = Vector512.Create(a[lda + 1]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
-                if (m > 2) { av = Vector512.Create(a[2 * lda + 1]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
-                if (m > 3) { av = Vector512.Create(a[3 * lda + 1]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
-                if (m > 4) { av = Vector512.Create(a[4 * lda + 1]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
-                if (m > 5) { av = Vector512.Create(a[5 * lda + 1]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
-                if (m > 6) { av = Vector512.Create(a[6 * lda + 1]); c6a = MulAdd(av, b0, c6a); c6b = MulAdd(av, b1, c6b); }
-                if (m > 7) { av = Vector512.Create(a[7 * lda + 1]); c7a = MulAdd(av, b0, c7a); c7b = MulAdd(av, b1, c7b); }
-                if (m > 8) { av = Vector512.Create(a[8 * lda + 1]); c8a = MulAdd(av, b0, c8a); c8b = MulAdd(av, b1, c8b); }
-                if (m > 9) { av = Vector512.Create(a[9 * lda + 1]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
-                if (m > 10) { av = Vector512.Create(a[10 * lda + 1]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
-                if (m > 11) { av = Vector512.Create(a[11 * lda + 1]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
+                { av = Vector512.Create(a[step]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
+                if (m > 1) { av = Vector512.Create(a[lda + step]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
+                if (m > 2) { av = Vector512.Create(a[2 * lda + step]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
+                if (m > 3) { av = Vector512.Create(a[3 * lda + step]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
+                if (m > 4) { av = Vector512.Create(a[4 * lda + step]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
+                if (m > 5) { av = Vector512.Create(a[5 * lda + step]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
+                if (m > 6) { av = Vector512.Create(a[6 * lda + step]); c6a = MulAdd(av, b0, c6a); c6b = MulAdd(av, b1, c6b); }
+                if (m > 7) { av = Vector512.Create(a[7 * lda + step]); c7a = MulAdd(av, b0, c7a); c7b = MulAdd(av, b1, c7b); }
+                if (m > 8) { av = Vector512.Create(a[8 * lda + step]); c8a = MulAdd(av, b0, c8a); c8b = MulAdd(av, b1, c8b); }
+                if (m > 9) { av = Vector512.Create(a[9 * lda + step]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
+                if (m > 10) { av = Vector512.Create(a[10 * lda + step]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
+                if (m > 11) { av = Vector512.Create(a[11 * lda + step]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
             }
             {
                 Vector512<float> b0 = Vector512.Load(b + 2 * ldb), b1 = Vector512.Load(b + 2 * ldb + 16), av;
-                { av = Vector512.Create(a[2]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
-                if (m > 1) { av = Vector512.Create(a[lda + 2]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
-                if (m > 2) { av = Vector512.Create(a[2 * lda + 2]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
-                if (m > 3) { av = Vector512.Create(a[3 * lda + 2]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
-                if (m > 4) { av = Vector512.Create(a[4 * lda + 2]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
-                if (m > 5) { av = Vector512.Create(a[5 * lda + 2]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
-                if (m > 6) { av = Vector512.Create(a[6 * lda + 2]); c6a = MulAdd(av, b0, c6a); c6b = MulAdd(av, b1, c6b); }
-                if (m > 7) { av = Vector512.Create(a[7 * lda + 2]); c7a = MulAdd(av, b0, c7a); c7b = MulAdd(av, b1, c7b); }
-                if (m > 8) { av = Vector512.Create(a[8 * lda + 2]); c8a = MulAdd(av, b0, c8a); c8b = MulAdd(av, b1, c8b); }
-                if (m > 9) { av = Vector512.Create(a[9 * lda + 2]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
-                if (m > 10) { av = Vector512.Create(a[10 * lda + 2]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
-                if (m > 11) { av = Vector512.Create(a[11 * lda + 2]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
+                { av = Vector512.Create(a[2 * step]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
+                if (m > 1) { av = Vector512.Create(a[lda + 2 * step]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
+                if (m > 2) { av = Vector512.Create(a[2 * lda + 2 * step]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
+                if (m > 3) { av = Vector512.Create(a[3 * lda + 2 * step]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
+                if (m > 4) { av = Vector512.Create(a[4 * lda + 2 * step]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
+                if (m > 5) { av = Vector512.Create(a[5 * lda + 2 * step]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
+                if (m > 6) { av = Vector512.Create(a[6 * lda + 2 * step]); c6a = MulAdd(av, b0, c6a); c6b = MulAdd(av, b1, c6b); }
+                if (m > 7) { av = Vector512.Create(a[7 * lda + 2 * step]); c7a = MulAdd(av, b0, c7a); c7b = MulAdd(av, b1, c7b); }
+                if (m > 8) { av = Vector512.Create(a[8 * lda + 2 * step]); c8a = MulAdd(av, b0, c8a); c8b = MulAdd(av, b1, c8b); }
+                if (m > 9) { av = Vector512.Create(a[9 * lda + 2 * step]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
+                if (m > 10) { av = Vector512.Create(a[10 * lda + 2 * step]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
+                if (m > 11) { av = Vector512.Create(a[11 * lda + 2 * step]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
             }
             {
                 Vector512<float> b0 = Vector512.Load(b + 3 * ldb), b1 = Vector512.Load(b + 3 * ldb + 16), av;
-                { av = Vector512.Create(a[3]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
-                if (m > 1) { av = Vector512.Create(a[lda + 3]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
-                if (m > 2) { av = Vector512.Create(a[2 * lda + 3]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
-                if (m > 3) { av = Vector512.Create(a[3 * lda + 3]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
-                if (m > 4) { av = Vector512.Create(a[4 * lda + 3]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
-                if (m > 5) { av = Vector512.Create(a[5 * lda + 3]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
-                if (m > 6) { av = Vector512.Create(a[6 * lda + 3]); c6a = MulAdd(av, b0, c6a); c6b = MulAdd(av, b1, c6b); }
-                if (m > 7) { av = Vector512.Create(a[7 * lda + 3]); c7a = MulAdd(av, b0, c7a); c7b = MulAdd(av, b1, c7b); }
-                if (m > 8) { av = Vector512.Create(a[8 * lda + 3]); c8a = MulAdd(av, b0, c8a); c8b = MulAdd(av, b1, c8b); }
-                if (m > 9) { av = Vector512.Create(a[9 * lda + 3]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
-                if (m > 10) { av = Vector512.Create(a[10 * lda + 3]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
-                if (m > 11) { av = Vector512.Create(a[11 * lda + 3]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
+                { av = Vector512.Create(a[3 * step]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
+                if (m > 1) { av = Vector512.Create(a[lda + 3 * step]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
+                if (m > 2) { av = Vector512.Create(a[2 * lda + 3 * step]); c2a = MulAdd(av, b0, c2a); c2b = MulAdd(av, b1, c2b); }
+                if (m > 3) { av = Vector512.Create(a[3 * lda + 3 * step]); c3a = MulAdd(av, b0, c3a); c3b = MulAdd(av, b1, c3b); }
+                if (m > 4) { av = Vector512.Create(a[4 * lda + 3 * step]); c4a = MulAdd(av, b0, c4a); c4b = MulAdd(av, b1, c4b); }
+                if (m > 5) { av = Vector512.Create(a[5 * lda + 3 * step]); c5a = MulAdd(av, b0, c5a); c5b = MulAdd(av, b1, c5b); }
+                if (m > 6) { av = Vector512.Create(a[6 * lda + 3 * step]); c6a = MulAdd(av, b0, c6a); c6b = MulAdd(av, b1, c6b); }
+                if (m > 7) { av = Vector512.Create(a[7 * lda + 3 * step]); c7a = MulAdd(av, b0, c7a); c7b = MulAdd(av, b1, c7b); }
+                if (m > 8) { av = Vector512.Create(a[8 * lda + 3 * step]); c8a = MulAdd(av, b0, c8a); c8b = MulAdd(av, b1, c8b); }
+                if (m > 9) { av = Vector512.Create(a[9 * lda + 3 * step]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
+                if (m > 10) { av = Vector512.Create(a[10 * lda + 3 * step]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
+                if (m > 11) { av = Vector512.Create(a[11 * lda + 3 * step]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
             }
-            a += 4;
+            a += 4 * step;
             b += 4 * ldb;
         }
         for (; k < kc; k++)
         {
+            Sse.Prefetch1(prefetch); Sse.Prefetch1(prefetch + halfStep);
+            prefetch += prefetchStep;
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
             { av = Vector512.Create(a[0]); c0a = MulAdd(av, b0, c0a); c0b = MulAdd(av, b1, c0b); }
             if (m > 1) { av = Vector512.Create(a[lda]); c1a = MulAdd(av, b0, c1a); c1b = MulAdd(av, b1, c1b); }
@@ -175,7 +198,7 @@ internal readonly unsafe struct DenseAvx512<TShape> : IDenseMicroKernel where TS
             if (m > 9) { av = Vector512.Create(a[9 * lda]); c9a = MulAdd(av, b0, c9a); c9b = MulAdd(av, b1, c9b); }
             if (m > 10) { av = Vector512.Create(a[10 * lda]); c10a = MulAdd(av, b0, c10a); c10b = MulAdd(av, b1, c10b); }
             if (m > 11) { av = Vector512.Create(a[11 * lda]); c11a = MulAdd(av, b0, c11a); c11b = MulAdd(av, b1, c11b); }
-            a++;
+            a += step;
             b += ldb;
         }
 

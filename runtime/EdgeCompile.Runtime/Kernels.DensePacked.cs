@@ -32,7 +32,8 @@ public interface IDenseShape
 //           k block (kc: the kc × NR slice of W stays in L1 while every row tile streams past it; an IPanelSource
 //                    gives it: FP32 panels in place, Half and INT4 panels widened once into a float buffer)
 //             row tile (up to MR rows): micro-kernel, the accumulators in registers for the whole k block
-// x is read in place (as MLAS does; no packing of A). The C tile is loaded once per k block after the first, and
+// The x86 micro-kernels read x packed per row block and outer k block (PackX: the tile's values for one k step side by
+// side) when N ≥ DensePackXMinColumns; narrower layers and the ARM and portable kernels read it in place. The C tile is loaded once per k block after the first, and
 // its epilogue runs on the last k block while the tile is in registers (bias, ReLU) or in L1 (other activations).
 public static unsafe partial class Kernels
 {
@@ -80,16 +81,51 @@ public static unsafe partial class Kernels
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
     }
 
-    /// <summary>Picks the micro-kernel for the panel width and this CPU; each test folds to a constant per
-    /// instantiation, so one branch survives.</summary>
+    /// <summary>
+    /// Narrowest layer (N) for which the x86 micro-kernels read x packed (<see cref="XPacked"/>); narrower layers read
+    /// it in place (<see cref="XInPlace"/>). Packing costs about as much per x value whatever N is, and it is repaid by
+    /// every column slice that reuses the block. Measured (thread CPU time, 1 thread, load ≈ 25): at 128 rows packing
+    /// lost 5-33 % in 9 of 10 cases at N = 64 and 128 (where the in-place kernel ran at up to 94-100 % of the FMA peak:
+    /// W fits in L2), 2-3 % at N = 512, and gained up to 14 % at N = 768-3072 (within noise in some runs); at 16 rows
+    /// it gained 9-10 % at N = 512 and 8-73 % at N = 768-3072.
+    /// </summary>
+    internal const int DensePackXMinColumns = 512;
+
+    /// <summary>The x layout for the shape (a constant per instantiation), then <see cref="DenseDispatch{TShape, TSource, TX}"/>.</summary>
     private static void DenseDispatch<TShape, TSource>(in DenseArgs args, in TSource source, WorkerPool? workers)
         where TShape : struct, IDenseShape where TSource : struct, IPanelSource
     {
-        if (TShape.Panel == 32 && Avx512F.IsSupported) DenseRun<TShape, DenseAvx512<TShape>, TSource>(args, source, workers);
-        else if (Avx2.IsSupported && Fma.IsSupported) DenseRun<TShape, DenseAvx2<TShape>, TSource>(args, source, workers);
+        if (TShape.N >= DensePackXMinColumns) DenseDispatch<TShape, TSource, XPacked>(args, source, workers);
+        else DenseDispatch<TShape, TSource, XInPlace>(args, source, workers);
+    }
+
+    /// <summary>Picks the micro-kernel for the panel width and this CPU; each test folds to a constant per
+    /// instantiation, so one branch survives. <typeparamref name="TX"/> is how the x86 micro-kernels read x.</summary>
+    private static void DenseDispatch<TShape, TSource, TX>(in DenseArgs args, in TSource source, WorkerPool? workers)
+        where TShape : struct, IDenseShape where TSource : struct, IPanelSource where TX : struct, IXLayout
+    {
+        if (TShape.Panel == 32 && Avx512F.IsSupported) DenseRun<TShape, DenseAvx512<TShape, TX>, TSource>(args, source, workers);
+        else if (Avx2.IsSupported && Fma.IsSupported) DenseRun<TShape, DenseAvx2<TShape, TX>, TSource>(args, source, workers);
         else if (AdvSimd.Arm64.IsSupported) DenseRun<TShape, DenseAdvSimd<TShape>, TSource>(args, source, workers);
         else if (Vector128.IsHardwareAccelerated) DenseRun<TShape, DenseVector128<TShape>, TSource>(args, source, workers);
         else DenseRun<TShape, DenseScalar<TShape>, TSource>(args, source, workers);
+    }
+
+    /// <summary>
+    /// <see cref="Dense{TShape}"/> with the x86 micro-kernels reading x in place, K floats between rows, whatever N
+    /// (the kernel before x was packed; what Dense runs below <see cref="DensePackXMinColumns"/> and on ARM). Same
+    /// checks, same sums in the same order, so the same results; the reference side of the <c>Gemm</c> benchmark's A/B.
+    /// </summary>
+    internal static void DenseXInPlace<TShape>(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y,
+        int rows, Activation activation, WorkerPool? workers) where TShape : struct, IDenseShape
+    {
+        CheckDense<TShape>(x.Length, w.Length, PackedDenseLength(TShape.K, TShape.N, TShape.Panel), bias.Length, y.Length, rows, activation);
+        if (rows == 0 || TShape.N == 0) return;
+        fixed (float* px = x, pw = w, pbias = bias, py = y)
+        {
+            var args = new DenseArgs(px, bias.IsEmpty ? null : pbias, py, rows, activation);
+            DenseDispatch<TShape, FloatPanels<TShape>, XInPlace>(args, new FloatPanels<TShape>(pw), workers);
+        }
     }
 
     /// <summary>Length of a panel-packed <c>[k,n]</c> weight matrix with <paramref name="panel"/> columns per panel.</summary>
@@ -183,10 +219,39 @@ public static unsafe partial class Kernels
             slice = (float*)(((nint)raw + 63) & ~(nint)63);  // whole cache lines
         }
 
+        // The x block packed for the micro-kernel (see PackX): mc × kc2 floats, at most DenseL2Budget bytes (mc·kc
+        // alone is at most 132 × 384 floats, below the budget), filled before it is read.
+        float* packed = null;
+        if (TKernel.PacksX)
+        {
+            float* raw = stackalloc float[mc * Math.Min(kc2, k) + 16];
+            packed = (float*)(((nint)raw + 63) & ~(nint)63);
+        }
+
         Activation activation = args.Activation;
         bool relu = activation == Activation.Relu;
         bool after = activation != Activation.None && !relu;  // applied to each finished tile while it is in L1
         float* x = args.X, y = args.Y, bias = args.Bias;
+
+        // The last column slice when N is not a multiple of its width: the row block is computed into this buffer
+        // of register-tile width (the zero-padded weight columns make the extra columns harmless), k block by k block
+        // as the full slices are (so the sums run in the same order), and only the columns below N are copied to y,
+        // so y is never written past N. Its bias is padded to the tile width.
+        int edgeCol = n - n % nr;
+        float* edge = null, edgeBias = null;
+        if (n % nr != 0)
+        {
+            // At most mc (≤ 140) rows × NR (≤ 32) floats; written by the first k block before it is read.
+            float* block = stackalloc float[mc * nr];
+            edge = block;
+            if (bias != null)
+            {
+                float* pad = stackalloc float[nr];
+                new Span<float>(pad, nr).Clear();
+                new ReadOnlySpan<float>(bias + edgeCol, n - edgeCol).CopyTo(new Span<float>(pad, nr));
+                edgeBias = pad;
+            }
+        }
 
         for (int rb = r0; rb < r1; rb += mc)
         {
@@ -197,19 +262,17 @@ public static unsafe partial class Kernels
             int ko = 0;
             do  // at least once, so that K = 0 still writes act(bias)
             {
-                int koEnd = Math.Min(ko + kc2, k);
+                int koEnd = Math.Min(ko + kc2, k), kLen = koEnd - ko;
+                if (TKernel.PacksX) PackX(x + (nint)rb * k + ko, k, packed, rbEnd - rb, tiles, mr, kLen);
                 for (int p = p0; p < p1; p++)
                 {
                     for (int s = 0; s < panel; s += nr)
                     {
                         int col = p * panel + s;
                         if (col >= n) break;  // the rest of the last panel is zero padding
-                        float* biasCol = bias == null ? null : bias + col;
-                        if (n - col < nr)
-                        {
-                            if (ko == 0) DenseEdgeColumns<TShape, TKernel, TSource>(source, slice, x, p, s, kc, biasCol, y, col, n - col, rb, rbEnd, tiles, activation);
-                            continue;
-                        }
+                        bool isEdge = col == edgeCol;
+                        float* biasCol = bias == null ? null : isEdge ? edgeBias : bias + col;
+                        nint ldc = isEdge ? nr : n;
 
                         int k0 = ko;
                         do
@@ -238,10 +301,23 @@ public static unsafe partial class Kernels
                             for (int t = 0; t < tiles; t++)
                             {
                                 int r = rb + t * (rbEnd - rb) / tiles, m = rb + (t + 1) * (rbEnd - rb) / tiles - r;
-                                float* c = y + (nint)r * n + col;
-                                if (next != null) DensePrefetchL2(next + t * share, Math.Min(share, nextBytes - t * share));
-                                TKernel.Tile(m, x + (nint)r * k + k0, b, c, n, kcur, biasCol, !first, last && relu);
-                                if (last && after)
+                                float* a = TKernel.PacksX ? packed + ((nint)t * kLen + (k0 - ko)) * mr : x + (nint)r * k + k0;
+                                float* c = isEdge ? edge + (nint)(r - rb) * nr : y + (nint)r * n + col;
+                                nint pfBytes = next == null ? 0 : Math.Min(share, nextBytes - t * share);
+                                if (TKernel.PrefetchesInLoop)
+                                {
+                                    // Spread over the tile's k steps: a burst of hundreds of prefetches at the start
+                                    // of a tile held the fill buffers the kernel's own W loads need (16 rows: 2 tiles
+                                    // per slice, 192 lines each).
+                                    if (pfBytes > 0 && kcur > 0) TKernel.Tile(m, a, b, c, ldc, kcur, biasCol, !first, last && relu, next + t * share, (pfBytes + kcur - 1) / kcur);
+                                    else TKernel.Tile(m, a, b, c, ldc, kcur, biasCol, !first, last && relu, (byte*)b, 0);
+                                }
+                                else
+                                {
+                                    if (pfBytes > 0) DensePrefetchL2(next + t * share, pfBytes);
+                                    TKernel.Tile(m, a, b, c, ldc, kcur, biasCol, !first, last && relu);
+                                }
+                                if (last && after && !isEdge)
                                 {
                                     for (int i = 0; i < m; i++) ApplyActivation(new Span<float>(c + (nint)i * n, nr), activation);
                                 }
@@ -249,11 +325,72 @@ public static unsafe partial class Kernels
                             k0 += kcur;
                         }
                         while (k0 < koEnd);
+
+                        if (isEdge && koEnd == k)
+                        {
+                            for (int r = rb; r < rbEnd; r++)
+                            {
+                                var dst = new Span<float>(y + (nint)r * n + col, n - col);
+                                new ReadOnlySpan<float>(edge + (nint)(r - rb) * nr, n - col).CopyTo(dst);
+                                if (!relu) ApplyActivation(dst, activation);
+                            }
+                        }
                     }
                 }
                 ko = koEnd;
             }
             while (ko < k);
+        }
+    }
+
+    /// <summary>
+    /// Packs <paramref name="rows"/> rows × <paramref name="kLen"/> columns of x (rows <paramref name="ldx"/> floats
+    /// apart) for a micro-kernel with <see cref="IDenseMicroKernel.PacksX"/>: tile by tile (the driver's equal-height
+    /// tiles), each tile <c>kLen × mr</c> floats with the tile's values for one k step side by side, so the kernel's
+    /// broadcasts read one or two consecutive cache lines per k step instead of one line in each of mr rows K floats
+    /// apart (with K = 3072 the rows are 12 KB apart and all fall into the same L1 set, where they evict each other
+    /// and the W slice). Done once per row block and outer k block and reused by every panel. Slots of rows past a
+    /// short tile's height are never read, so they are left unwritten.
+    /// </summary>
+    private static void PackX(float* x, nint ldx, float* dst, int rows, int tiles, int mr, int kLen)
+    {
+        for (int t = 0; t < tiles; t++)
+        {
+            int r = t * rows / tiles, m = (t + 1) * rows / tiles - r;
+            float* tile = dst + (nint)t * kLen * mr;
+            int i = 0;
+            if (Sse.IsSupported)
+            {
+                // Four rows at a time, 4 × 4 blocks transposed in registers: a scalar copy (one strided store per
+                // float) cost up to 8 % of a 768 × 768 product at 128 rows.
+                for (; i + 4 <= m; i += 4)
+                {
+                    float* s0 = x + (nint)(r + i) * ldx, s1 = s0 + ldx, s2 = s1 + ldx, s3 = s2 + ldx;
+                    float* d = tile + i;
+                    int j = 0;
+                    for (; j + 4 <= kLen; j += 4, d += 4 * mr)
+                    {
+                        Vector128<float> r0 = Sse.LoadVector128(s0 + j), r1 = Sse.LoadVector128(s1 + j);
+                        Vector128<float> r2 = Sse.LoadVector128(s2 + j), r3 = Sse.LoadVector128(s3 + j);
+                        Vector128<float> lo01 = Sse.UnpackLow(r0, r1), lo23 = Sse.UnpackLow(r2, r3);    // k j, j+1
+                        Vector128<float> hi01 = Sse.UnpackHigh(r0, r1), hi23 = Sse.UnpackHigh(r2, r3);  // k j+2, j+3
+                        Sse.Store(d, Sse.MoveLowToHigh(lo01, lo23));
+                        Sse.Store(d + mr, Sse.MoveHighToLow(lo23, lo01));
+                        Sse.Store(d + 2 * mr, Sse.MoveLowToHigh(hi01, hi23));
+                        Sse.Store(d + 3 * mr, Sse.MoveHighToLow(hi23, hi01));
+                    }
+                    for (; j < kLen; j++, d += mr)
+                    {
+                        d[0] = s0[j]; d[1] = s1[j]; d[2] = s2[j]; d[3] = s3[j];
+                    }
+                }
+            }
+            for (; i < m; i++)
+            {
+                float* src = x + (nint)(r + i) * ldx;
+                float* d = tile + i;
+                for (int j = 0; j < kLen; j++) d[(nint)j * mr] = src[j];
+            }
         }
     }
 
@@ -275,52 +412,6 @@ public static unsafe partial class Kernels
     /// leaving room for the W slices and the C tiles. (Measured flat between 256 and 512 KB on a 2 MB L2.)
     /// </summary>
     private const int DenseL2Budget = 256 * 1024;
-
-    /// <summary>
-    /// The last column slice when N is not a multiple of its width: the row block is computed into a buffer of
-    /// register-tile width on the stack (the zero-padded weight columns make the extra columns harmless), k block by
-    /// k block as the full slices are (so a widened slice is made once and the sums run in the same order), and only
-    /// the columns below N are copied to <c>y</c>, so <c>y</c> is never written past N.
-    /// </summary>
-    [SkipLocalsInit]
-    private static void DenseEdgeColumns<TShape, TKernel, TSource>(in TSource source, float* slice, float* x, int p, int s, int kc,
-        float* biasCol, float* y, int col, int width, int rb, int rbEnd, int tiles, Activation activation)
-        where TShape : struct, IDenseShape where TKernel : struct, IDenseMicroKernel where TSource : struct, IPanelSource
-    {
-        int k = TShape.K, n = TShape.N, nr = TKernel.Columns;
-        // At most DenseMaxRowBlock rounded up to whole tiles (≤ 140) rows × NR (≤ 32) floats; every element is
-        // written by the first k block before it is read.
-        float* block = stackalloc float[(rbEnd - rb) * nr];
-        float* biasPad = null;
-        if (biasCol != null)
-        {
-            float* pad = stackalloc float[nr];
-            new Span<float>(pad, nr).Clear();
-            new ReadOnlySpan<float>(biasCol, width).CopyTo(new Span<float>(pad, nr));
-            biasPad = pad;
-        }
-        bool relu = activation == Activation.Relu;
-        int k0 = 0;
-        do  // at least once, so that K = 0 still writes act(bias)
-        {
-            int kcur = Math.Min(kc, k - k0);
-            float* b = source.Slice(slice, p, s, k0, kcur, nr);
-            for (int t = 0; t < tiles; t++)
-            {
-                int r = rb + t * (rbEnd - rb) / tiles, m = rb + (t + 1) * (rbEnd - rb) / tiles - r;
-                TKernel.Tile(m, x + (nint)r * k + k0, b, block + (nint)(r - rb) * nr, nr, kcur, biasPad, k0 != 0, relu && k0 + kcur == k);
-            }
-            k0 += kcur;
-        }
-        while (k0 < k);
-
-        for (int r = rb; r < rbEnd; r++)
-        {
-            var dst = new Span<float>(y + (nint)r * n + col, width);
-            new ReadOnlySpan<float>(block + (nint)(r - rb) * nr, width).CopyTo(dst);
-            if (!relu) ApplyActivation(dst, activation);
-        }
-    }
 }
 
 /// <summary>
@@ -377,15 +468,45 @@ internal unsafe interface IDenseMicroKernel
     static abstract int Columns { get; }
     /// <summary>Largest k block: a KBlock × Columns slice of W stays in L1 while the row tiles stream past it.</summary>
     static abstract int KBlock { get; }
+    /// <summary>
+    /// Whether <see cref="Tile"/> reads x packed by the driver (<c>Kernels.PackX</c>: step i of row r at
+    /// <c>a[i·Rows + r]</c>) rather than in place (row r at <c>a[r·K + i]</c>).
+    /// </summary>
+    static virtual bool PacksX => false;
+
+    /// <summary>Whether the kernel has the prefetching <see cref="Tile(int, float*, float*, float*, nint, int, float*, bool, bool, byte*, nint)"/>
+    /// (then the driver calls that one; otherwise it prefetches before each tile).</summary>
+    static virtual bool PrefetchesInLoop => false;
+
+    /// <summary>
+    /// <see cref="Tile(int, float*, float*, float*, nint, int, float*, bool, bool)"/> that also prefetches into L2, at k
+    /// step i, the bytes <c>prefetch + i·prefetchStep</c> up to <c>prefetch + (i + 1)·prefetchStep</c> (at most 128;
+    /// the driver passes a share of the W slice the next k block will read). Only where <see cref="PrefetchesInLoop"/>.
+    /// </summary>
+    static virtual void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu, byte* prefetch, nint prefetchStep)
+        => throw new NotSupportedException();
 
     /// <summary>
     /// For r &lt; <paramref name="rows"/> (1..Rows) and j &lt; Columns:
-    /// <c>c[r·ldc + j] = init + Σ_{i &lt; kc} a[r·K + i]·b[i·Panel + j]</c>, where init is <c>c[r·ldc + j]</c> when
+    /// <c>c[r·ldc + j] = init + Σ_{i &lt; kc} x(r, i)·b[i·Panel + j]</c>, x(r, i) = <c>a[r·K + i]</c>, or
+    /// <c>a[i·Rows + r]</c> when <see cref="PacksX"/>; where init is <c>c[r·ldc + j]</c> when
     /// <paramref name="accumulate"/>, else <c>bias[j]</c> (0 when <paramref name="bias"/> is null);
     /// <paramref name="relu"/> clamps the result at 0 before it is stored.
     /// </summary>
     static abstract void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu);
 }
+
+/// <summary>How an x86 micro-kernel reads x (a generic parameter, so the layout is a constant in its loop).</summary>
+internal interface IXLayout
+{
+    static abstract bool Packed { get; }
+}
+
+/// <summary>x read in place: row r of the tile at <c>a + r·K</c> (the A side of the Gemm benchmark's A/B).</summary>
+internal readonly struct XInPlace : IXLayout { public static bool Packed => false; }
+
+/// <summary>x packed by the driver (<c>Kernels.PackX</c>): k step i of the tile at <c>a + i·Rows</c>.</summary>
+internal readonly struct XPacked : IXLayout { public static bool Packed => true; }
 
 /// <summary>An integer known when the JIT compiles a generic instantiation: the row count of a micro-kernel call.</summary>
 internal interface IRowCount

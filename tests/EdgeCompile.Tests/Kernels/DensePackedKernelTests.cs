@@ -22,6 +22,9 @@ internal readonly struct K312N1200P16 : IDenseShape { public static int K => 312
 internal readonly struct K312N1200P32 : IDenseShape { public static int K => 312; public static int N => 1200; public static int Panel => 32; }
 internal readonly struct K800N40P16 : IDenseShape { public static int K => 800; public static int N => 40; public static int Panel => 16; }
 internal readonly struct K800N40P32 : IDenseShape { public static int K => 800; public static int N => 40; public static int Panel => 32; }
+// N ≥ Kernels.DensePackXMinColumns: the x86 kernels read x packed (edge columns: 520 = 16·32 + 8).
+internal readonly struct K800N520P16 : IDenseShape { public static int K => 800; public static int N => 520; public static int Panel => 16; }
+internal readonly struct K800N520P32 : IDenseShape { public static int K => 800; public static int N => 520; public static int Panel => 32; }
 internal readonly struct K0N5P16 : IDenseShape { public static int K => 0; public static int N => 5; public static int Panel => 16; }
 internal readonly struct K0N5P32 : IDenseShape { public static int K => 0; public static int N => 5; public static int Panel => 32; }
 internal readonly struct K5N0P16 : IDenseShape { public static int K => 5; public static int N => 0; public static int Panel => 16; }
@@ -29,7 +32,7 @@ internal readonly struct K3N4P8 : IDenseShape { public static int K => 3; public
 
 public class DensePackedKernelTests
 {
-    private delegate void Checker(int rows, Activation activation, bool withBias, int threads);
+    private delegate void Checker(int rows, Activation activation, bool withBias, int threads, bool xInPlace = false);
 
     private static readonly Dictionary<string, Checker> s_shapes = new()
     {
@@ -40,6 +43,7 @@ public class DensePackedKernelTests
         [nameof(K26N33P16)] = Check<K26N33P16>, [nameof(K26N33P32)] = Check<K26N33P32>,
         [nameof(K312N1200P16)] = Check<K312N1200P16>, [nameof(K312N1200P32)] = Check<K312N1200P32>,
         [nameof(K800N40P16)] = Check<K800N40P16>, [nameof(K800N40P32)] = Check<K800N40P32>,
+        [nameof(K800N520P16)] = Check<K800N520P16>, [nameof(K800N520P32)] = Check<K800N520P32>,
         [nameof(K0N5P16)] = Check<K0N5P16>, [nameof(K0N5P32)] = Check<K0N5P32>,
         [nameof(K5N0P16)] = Check<K5N0P16>,
     };
@@ -67,7 +71,7 @@ public class DensePackedKernelTests
         _ => throw new ArgumentOutOfRangeException(nameof(act)),
     };
 
-    private static void Check<TShape>(int rows, Activation activation, bool withBias, int threads) where TShape : struct, IDenseShape
+    private static void Check<TShape>(int rows, Activation activation, bool withBias, int threads, bool xInPlace = false) where TShape : struct, IDenseShape
     {
         int k = TShape.K, n = TShape.N;
         float[] x = Random(rows * k, rows * 31 + k, -1, 1);
@@ -83,7 +87,8 @@ public class DensePackedKernelTests
         y.Fill(float.NaN);
 
         using WorkerPool? pool = threads == 0 ? null : new WorkerPool(threads);
-        Kernels.Dense<TShape>(x, packed, bias, y, rows, activation, pool);
+        if (xInPlace) Kernels.DenseXInPlace<TShape>(x, packed, bias, y, rows, activation, pool);
+        else Kernels.Dense<TShape>(x, packed, bias, y, rows, activation, pool);
 
         for (int i = 0; i < Guard; i++)
         {
@@ -134,7 +139,7 @@ public class DensePackedKernelTests
     public static IEnumerable<object[]> Activations()
     {
         foreach (Activation act in Enum.GetValues<Activation>())
-            foreach (string shape in new[] { nameof(K26N33P16), nameof(K26N33P32), nameof(K7N5P32), nameof(K800N40P32), nameof(K0N5P16) })
+            foreach (string shape in new[] { nameof(K26N33P16), nameof(K26N33P32), nameof(K7N5P32), nameof(K800N40P32), nameof(K800N520P32), nameof(K0N5P16) })
                 foreach (int rows in new[] { 1, 5, 13 })
                     foreach (bool bias in new[] { true, false })
                         yield return new object[] { shape, rows, act, bias };
@@ -148,7 +153,7 @@ public class DensePackedKernelTests
     public static IEnumerable<object[]> Threading()
     {
         foreach (int threads in new[] { 1, 2, 3 })
-            foreach (string shape in new[] { nameof(K312N1200P16), nameof(K312N1200P32), nameof(K800N40P16), nameof(K800N40P32), nameof(K26N17P32) })
+            foreach (string shape in new[] { nameof(K312N1200P16), nameof(K312N1200P32), nameof(K800N40P16), nameof(K800N40P32), nameof(K800N520P32), nameof(K26N17P32) })
                 foreach (int rows in new[] { 1, 13, 128, 197 })
                     yield return new object[] { shape, rows, threads };
     }
@@ -157,6 +162,14 @@ public class DensePackedKernelTests
     [MemberData(nameof(Threading))]
     public void DenseOnWorkerThreadsMatchesReference(string shape, int rows, int threads)
         => s_shapes[shape](rows, Activation.Gelu, withBias: true, threads);
+
+    /// <summary>The x86 micro-kernels reading x in place (the Gemm benchmark's A/B reference) give the same sums: edge
+    /// columns, several k blocks and outer k blocks (K = 800), two row blocks (197 rows), on one and two threads.</summary>
+    [Theory]
+    [InlineData(nameof(K26N33P16), 5, 0), InlineData(nameof(K26N33P32), 13, 0), InlineData(nameof(K312N1200P32), 128, 2)]
+    [InlineData(nameof(K800N520P16), 197, 0), InlineData(nameof(K800N520P32), 197, 0), InlineData(nameof(K800N520P32), 11, 2)]
+    public void DenseXInPlaceMatchesReference(string shape, int rows, int threads)
+        => s_shapes[shape](rows, Activation.Relu, withBias: true, threads, xInPlace: true);
 
     [Fact]
     public void DenseValidatesSpanLengths()

@@ -36,6 +36,9 @@ internal readonly struct WqK33N17P16 : IDenseBlockShape { public static int K =>
 // Blocks that are not 32 (the layout allows any): 8, and 20 (not a divisor of the micro-kernels' k blocks).
 internal readonly struct WqK100N33P16B8 : IDenseBlockShape { public static int K => 100; public static int N => 33; public static int Panel => 16; public static int Block => 8; }
 internal readonly struct WqK400N17P32B20 : IDenseBlockShape { public static int K => 400; public static int N => 17; public static int Panel => 32; public static int Block => 20; }
+// N ≥ Kernels.DensePackXMinColumns: the x86 kernels read x packed (edge columns: 520 = 16·32 + 8).
+internal readonly struct WqK400N520P16 : IDenseBlockShape { public static int K => 400; public static int N => 520; public static int Panel => 16; public static int Block => 32; }
+internal readonly struct WqK400N520P32B20 : IDenseBlockShape { public static int K => 400; public static int N => 520; public static int Panel => 32; public static int Block => 20; }
 internal readonly struct WqK3N4P8 : IDenseBlockShape { public static int K => 3; public static int N => 4; public static int Panel => 8; public static int Block => 32; }
 internal readonly struct WqK3N4P16B0 : IDenseBlockShape { public static int K => 3; public static int N => 4; public static int Panel => 16; public static int Block => 0; }
 
@@ -65,6 +68,7 @@ public class QuantizedWeightKernelTests
         [nameof(WqK768N100P16)] = Check<WqK768N100P16>, [nameof(WqK768N100P32)] = Check<WqK768N100P32>,
         [nameof(WqK768N1P16)] = Check<WqK768N1P16>, [nameof(WqK768N17P32)] = Check<WqK768N17P32>,
         [nameof(WqK100N33P16B8)] = Check<WqK100N33P16B8>, [nameof(WqK400N17P32B20)] = Check<WqK400N17P32B20>,
+        [nameof(WqK400N520P16)] = Check<WqK400N520P16>, [nameof(WqK400N520P32B20)] = Check<WqK400N520P32B20>,
     };
 
     // ---- the tests' own layouts (docs/quantization.md) ----
@@ -270,7 +274,7 @@ public class QuantizedWeightKernelTests
     {
         foreach (Format format in new[] { Format.Half, Format.Int4 })
             foreach (int threads in new[] { 1, 2, 3 })
-                foreach (string shape in new[] { nameof(WqK768N100P16), nameof(WqK768N100P32), nameof(WqK312N33P32), nameof(WqK768N17P32) })
+                foreach (string shape in new[] { nameof(WqK768N100P16), nameof(WqK768N100P32), nameof(WqK312N33P32), nameof(WqK768N17P32), nameof(WqK400N520P32B20) })
                     foreach (int rows in new[] { 1, 13, 130 })
                         yield return new object[] { format.ToString(), shape, rows, threads };
     }
