@@ -41,28 +41,42 @@ public sealed class FlopsAttribute(double flops) : Attribute
 
 /// <summary>
 /// A dense layer benchmark with arguments <c>rows</c> (and optionally <c>threads</c>): FLOPs = 2·rows·K·N, and its
-/// kernel's vector width (<see cref="Bits"/>) picks the peak of the "% of own peak" column.
+/// kernel's vector width (<see cref="Bits"/>) and instruction (<see cref="Kind"/>) pick the peak of the "% of own
+/// peak" column.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class DenseShapeAttribute(int k, int n, int bits) : Attribute
+public sealed class DenseShapeAttribute(int k, int n, int bits, PeakKind kind = PeakKind.Fp32Fma) : Attribute
 {
     public int K { get; } = k;
     public int N { get; } = n;
     public int Bits { get; } = bits;
+    public PeakKind Kind { get; } = kind;
 }
 
-/// <summary>The vector width of the kernel a benchmark measures, for the "% of own peak" column.</summary>
+/// <summary>The vector width (and peak kind) of the kernel a benchmark measures, for the "% of own peak" column.</summary>
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class OwnPeakAttribute(int bits) : Attribute
+public sealed class OwnPeakAttribute(int bits, PeakKind kind = PeakKind.Fp32Fma) : Attribute
 {
     public int Bits { get; } = bits;
+    public PeakKind Kind { get; } = kind;
 }
 
-/// <summary>Marks an FMA-bound loop whose GFLOP/s is the peak for vectors of <see cref="Bits"/> bits.</summary>
+/// <summary>What a peak loop is bound by: FP32 FMAs (the default), or INT8 vpdpbusd (AVX-VNNI) for the integer kernels.</summary>
+public enum PeakKind
+{
+    Fp32Fma,
+    Int8Vnni,
+}
+
+/// <summary>
+/// Marks a loop whose GFLOP/s is the peak for vectors of <see cref="Bits"/> bits of <see cref="Kind"/> (an FMA-bound
+/// loop unless told otherwise).
+/// </summary>
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class FmaPeakAttribute(int bits) : Attribute
+public sealed class FmaPeakAttribute(int bits, PeakKind kind = PeakKind.Fp32Fma) : Attribute
 {
     public int Bits { get; } = bits;
+    public PeakKind Kind { get; } = kind;
 }
 
 internal static class Flop
@@ -81,8 +95,8 @@ internal static class Flop
     public static int Argument(BenchmarkCase c, string name)
         => c.Parameters.Items.FirstOrDefault(p => p.Name == name)?.Value is int v ? v : 1;
 
-    public static double? Peak(Summary summary, int bits) => summary.BenchmarksCases
-        .Where(c => c.Descriptor.WorkloadMethod.GetCustomAttribute<FmaPeakAttribute>()?.Bits == bits)
+    public static double? Peak(Summary summary, int bits, PeakKind kind = PeakKind.Fp32Fma) => summary.BenchmarksCases
+        .Where(c => c.Descriptor.WorkloadMethod.GetCustomAttribute<FmaPeakAttribute>() is { } peak && peak.Bits == bits && peak.Kind == kind)
         .Select(c => Rate(summary, c)).Where(r => r is not null).Max();
 }
 
@@ -158,7 +172,7 @@ public sealed class OwnPeakPercentColumn : IColumn
     public int PriorityInCategory => 1;
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "GFLOP/s / (FmaPeak GFLOP/s of the kernel's vector width, 512-bit for P32, 256-bit for P16 and the old kernel, × threads), same run";
+    public string Legend => "GFLOP/s / (peak GFLOP/s of the kernel's vector width and instruction, FMA: 512-bit for P32, 256-bit for P16 and the old kernel; VNNI: 256-bit vpdpbusd for DenseInt8; × threads), same run";
     public bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => Bits(c) is not null);
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 
@@ -166,10 +180,14 @@ public sealed class OwnPeakPercentColumn : IColumn
         => c.Descriptor.WorkloadMethod.GetCustomAttribute<DenseShapeAttribute>()?.Bits
            ?? c.Descriptor.WorkloadMethod.GetCustomAttribute<OwnPeakAttribute>()?.Bits;
 
+    private static PeakKind Kind(BenchmarkCase c)
+        => c.Descriptor.WorkloadMethod.GetCustomAttribute<DenseShapeAttribute>()?.Kind
+           ?? c.Descriptor.WorkloadMethod.GetCustomAttribute<OwnPeakAttribute>()?.Kind ?? PeakKind.Fp32Fma;
+
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
     {
         int? bits = Bits(benchmarkCase);
-        double? rate = Flop.Rate(summary, benchmarkCase), peak = bits is null ? null : Flop.Peak(summary, bits.Value);
+        double? rate = Flop.Rate(summary, benchmarkCase), peak = bits is null ? null : Flop.Peak(summary, bits.Value, Kind(benchmarkCase));
         if (rate is null || peak is null) return "-";
         return (100 * rate.Value / (peak.Value * Flop.Argument(benchmarkCase, "threads"))).ToString("F1") + " %";
     }

@@ -26,7 +26,7 @@ internal readonly unsafe struct DenseInt8AvxVnni<TShape> : IDenseInt8MicroKernel
     {
         switch (rows)
         {
-            case 1: Tile<Rows1>(a, b, acc); break;
+            case 1: TileOneRow(a, b, acc); break;
             case 2: Tile<Rows2>(a, b, acc); break;
             case 3: Tile<Rows3>(a, b, acc); break;
             case 4: Tile<Rows4>(a, b, acc); break;
@@ -41,6 +41,41 @@ internal readonly unsafe struct DenseInt8AvxVnni<TShape> : IDenseInt8MicroKernel
     /// <summary>The 4 activations of group <c>g</c> of a row, broadcast to every int32 lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Quad(byte* a) => Vector256.Create(Unsafe.ReadUnaligned<int>(a)).AsByte();
+
+    /// <summary>
+    /// One row (the driver's row of ones for a strip's column sums, and one-row inputs): with only 2 accumulators the
+    /// 6×16 loop waits on vpdpbusd's latency every group, so this splits K four ways (8 accumulators, summed at the
+    /// end; integer addition, so the same exact result).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileOneRow(byte* a, sbyte* b, int* acc)
+    {
+        int groups = (TShape.K + 3) / 4, g = 0;
+        nint ldb = 4 * TShape.Panel;
+        Vector256<int> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
+        for (; g <= groups - 4; g += 4)
+        {
+            Vector256<byte> av = Quad(a);
+            c0a = Dot(c0a, av, Vector256.Load(b)); c0b = Dot(c0b, av, Vector256.Load(b + 32));
+            av = Quad(a + 4);
+            c1a = Dot(c1a, av, Vector256.Load(b + ldb)); c1b = Dot(c1b, av, Vector256.Load(b + ldb + 32));
+            av = Quad(a + 8);
+            c2a = Dot(c2a, av, Vector256.Load(b + 2 * ldb)); c2b = Dot(c2b, av, Vector256.Load(b + 2 * ldb + 32));
+            av = Quad(a + 12);
+            c3a = Dot(c3a, av, Vector256.Load(b + 3 * ldb)); c3b = Dot(c3b, av, Vector256.Load(b + 3 * ldb + 32));
+            a += 16;
+            b += 4 * ldb;
+        }
+        for (; g < groups; g++)
+        {
+            Vector256<byte> av = Quad(a);
+            c0a = Dot(c0a, av, Vector256.Load(b)); c0b = Dot(c0b, av, Vector256.Load(b + 32));
+            a += 4;
+            b += ldb;
+        }
+        ((c0a + c1a) + (c2a + c3a)).Store(acc);
+        ((c0b + c1b) + (c2b + c3b)).Store(acc + 8);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TRows>(byte* a, sbyte* b, int* acc) where TRows : struct, IRowCount

@@ -102,13 +102,47 @@ public static unsafe partial class Kernels
     /// <summary>
     /// <c>y[i, j] = act((float)acc[i, j]·(rowScale[i]·wScale[j]) + bias[j])</c> for i &lt; rows, j &lt; width (only the
     /// columns below N are written). With <paramref name="offset"/> the accumulators were computed on q_x + 128 and
-    /// 128·wColumnSum[j] is taken off first, exactly, in int32. ReLU is applied in the loop; other activations by
-    /// the shared <see cref="ApplyActivation"/> on each finished row segment while it is in L1.
+    /// 128·wColumnSum[j] is taken off first, exactly, in int32. ReLU (<paramref name="relu"/>) is applied in the
+    /// loop; the caller applies any other activation to whole row segments once a row block is done.
     /// </summary>
     private static void DenseInt8Epilogue(int* acc, int ldacc, int rows, int width, bool offset, float* rowScale,
-        float* wScale, int* columnSum, float* bias, float* y, nint ldy, Activation activation)
+        float* wScale, int* columnSum, float* bias, float* y, nint ldy, bool relu)
     {
-        bool relu = activation == Activation.Relu;
+        if (Vector256.IsHardwareAccelerated && width == 16)
+        {
+            // The common full 16-column strip: everything per column (scales, 128·Σq_w, bias) is loaded once per
+            // tile instead of once per row (the profile of the x64 kernel put ≈ 10 % of its time here). Same
+            // operations in the same order as the general loop below, so the same results.
+            Vector256<float> w0 = Vector256.Load(wScale), w1 = Vector256.Load(wScale + 8);
+            Vector256<int> z0 = offset ? Vector256.Load(columnSum) << 7 : default, z1 = offset ? Vector256.Load(columnSum + 8) << 7 : default;
+            Vector256<float> b0 = bias != null ? Vector256.Load(bias) : default, b1 = bias != null ? Vector256.Load(bias + 8) : default;
+            for (int i = 0; i < rows; i++)
+            {
+                int* a = acc + i * ldacc;
+                float* yi = y + i * ldy;
+                Vector256<float> sx = Vector256.Create(rowScale[i]);
+                Vector256<float> v0 = Vector256.ConvertToSingle(Vector256.Load(a) - z0), v1 = Vector256.ConvertToSingle(Vector256.Load(a + 8) - z1);
+                Vector256<float> s0 = sx * w0, s1 = sx * w1;
+                if (bias != null)
+                {
+                    v0 = Vector256.MultiplyAddEstimate(v0, s0, b0);
+                    v1 = Vector256.MultiplyAddEstimate(v1, s1, b1);
+                }
+                else
+                {
+                    v0 *= s0;
+                    v1 *= s1;
+                }
+                if (relu)
+                {
+                    v0 = Vector256.Max(v0, Vector256<float>.Zero);
+                    v1 = Vector256.Max(v1, Vector256<float>.Zero);
+                }
+                v0.Store(yi);
+                v1.Store(yi + 8);
+            }
+            return;
+        }
         for (int i = 0; i < rows; i++)
         {
             int* a = acc + i * ldacc;
@@ -146,7 +180,6 @@ public static unsafe partial class Kernels
                 float v = bias != null ? float.MultiplyAddEstimate(q, scale, bias[j]) : q * scale;
                 yi[j] = relu ? MathF.Max(v, 0f) : v;
             }
-            if (!relu && activation != Activation.None) ApplyActivation(new Span<float>(yi, width), activation);
         }
     }
 }
