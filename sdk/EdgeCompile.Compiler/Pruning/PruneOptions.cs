@@ -47,6 +47,12 @@ public sealed record PruneOptions
     /// <summary>Where to write the pruned model as ONNX (the reference ONNX Runtime checks the pruned numerics against), or null.</summary>
     public string? PrunedOnnxPath { get; init; }
 
+    /// <summary>The build also writes the quantized reference ONNX file, which starts from the pruned model (set by the compiler).</summary>
+    public bool QuantizedReference { get; init; }
+
+    /// <summary>Pruning records the pruned initializers: for the pruned ONNX file or for the quantized reference built on it.</summary>
+    public bool WritesOnnx => PrunedOnnxPath is not null || QuantizedReference;
+
     /// <summary>Where to write the pruning report (<c>&lt;Class&gt;.pruning.md</c>) when the model is not also quantized, or null.</summary>
     public string? ReportPath { get; init; }
 

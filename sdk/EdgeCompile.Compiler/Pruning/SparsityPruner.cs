@@ -65,7 +65,7 @@ public static class SparsityPruner
             var (pruned, row) = Prune(layer, pattern, moments, options.Compensate);
             report.Layers.Add(row);
             w.Const = ConstTensor.Floats(ElementType.Float32, w.Const!.Shape.ToArray(), pruned);
-            if (options.PrunedOnnxPath is not null) initializers.AddRange(OnnxInitializers(layer, w, origin));
+            if (options.WritesOnnx) initializers.AddRange(OnnxInitializers(layer, w, origin));
         }
         return new PruningResult(report, initializers);
     }
