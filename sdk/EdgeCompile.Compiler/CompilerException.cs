@@ -82,6 +82,11 @@ public static class Codes
     public const string NmFractionUnusable = "EC2216";
     /// <summary>(warning) PruneMode NM or Unstructured, but the model has no prunable Dense layer.</summary>
     public const string NothingToSparsify = "EC2217";
+    /// <summary>
+    /// The quantized reference ONNX file cannot hold a head-pruned layer's INT4 weight exactly: no block size divides both its
+    /// kept and its removed rows (odd head sizes).
+    /// </summary>
+    public const string PrunedInt4BlocksUnwritable = "EC2218";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

@@ -129,7 +129,8 @@ public static class ModelCompiler
     public static Plan Build(CompileRequest request, List<CompilerMessage> messages, out QuantizationContext? quantization, out PruningResult? pruning)
     {
         var quantize = request.Quantize ?? QuantizeOptions.None;
-        var prune = request.Prune ?? PruneOptions.None;
+        // The quantized reference starts from the pruned model, whether or not the pruned file is written too.
+        var prune = (request.Prune ?? PruneOptions.None) with { QuantizedReference = quantize.QuantizedOnnxPath is not null };
         FfnPruner.Check(prune);
         var graph = OnnxImporter.Import(request.ModelPath);
         var maxima = ResolveMaxima(graph, request, messages);

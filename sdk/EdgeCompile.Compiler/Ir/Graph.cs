@@ -30,6 +30,8 @@ public sealed class Value
     public string? SourceConstant { get; set; }
     /// <summary>For a weight built from initializers by a pass (merged projections): where its columns come from. See <see cref="WeightOrigins"/>.</summary>
     public IReadOnlyList<WeightSlice>? WeightOrigin { get; set; }
+    /// <summary>For a weight pruning cut out of a larger one (attention heads): where it sits in that weight and its initializers. See <see cref="WeightPlacement"/>.</summary>
+    public WeightPlacement? PrunedFrom { get; set; }
     public bool IsGraphInput { get; set; }
     public bool IsGraphOutput { get; set; }
 

@@ -34,7 +34,7 @@ public sealed partial class Lowerer
                 var packed = Weight(KernelLayouts.HalfPanels(half, k, n, panel));
                 EmitShaped("DenseHalf", DenseShape(k, n, panel), new[] { x, packed, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
                 Record(layer, Precision.Fp16, Quantizer.RelativeRmsError(w.Real!, Quantizer.Widen(half)), before, packed);
-                AddDenseReference(origin => DenseWeightReplacements.Half(origin, k, n, half));
+                AddDenseReference(k, n, at => DenseWeightReplacements.Half(at.Origin, at.FullRows, at.FullColumns, at.Matrix(half, k, n)));
                 return true;
             }
             case Precision.Int8:
@@ -50,7 +50,7 @@ public sealed partial class Lowerer
                     new[] { P("rows", rows), PF("inputScale", choice.InputScale) }.Concat(epilogue));
                 Record(layer, Precision.Int8, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt8PerColumn(q, k, n)), before, packed, scales);
                 var inputQuantization = choice.InputScale > 0 ? ActivationQuantization.Static(choice.InputScale) : ActivationQuantization.Dynamic;
-                AddDenseReference(origin => DenseWeightReplacements.Int8(origin, k, n, q.Values, q.Scales, inputQuantization));
+                AddDenseReference(k, n, at => DenseWeightReplacements.Int8(at.Origin, at.FullRows, at.FullColumns, at.Matrix(q.Values, k, n), at.PerColumn(q.Scales, 1f), inputQuantization));
                 return true;
             }
             case Precision.Int4:
@@ -62,7 +62,12 @@ public sealed partial class Lowerer
                 var (packed, scales) = (Weight(packedValues), Weight(packedScales));
                 EmitShaped("DenseInt4", DenseBlockShape(k, n, panel, Quantizer.Int4Block), new[] { x, packed, scales, bias }, new[] { y }, new[] { P("rows", rows) }.Concat(epilogue));
                 Record(layer, Precision.Int4, Quantizer.RelativeRmsError(w.Real!, Quantizer.DequantizeInt4PerColumnBlocks(q, k, n)), before, packed, scales);
-                AddDenseReference(origin => DenseWeightReplacements.Int4(origin, k, n, q.Values, q.Scales, q.Block));
+                AddDenseReference(k, n, at =>
+                {
+                    var (scales, block) = at.BlockScales(q.Scales, k, n, q.Block) ?? throw new CompilerException(Codes.PrunedInt4BlocksUnwritable,
+                        $"reference ONNX file: the INT4 blocks of pruned layer '{_node.Name}' cannot be written at its ONNX weight's full size with the plan's own scales (no block size divides both the kept and the removed rows). Remove QuantizedOnnx, or quantize this layer INT8.", _node.Name);
+                    return DenseWeightReplacements.Int4(at.Origin, at.FullRows, at.FullColumns, at.Matrix(q.Values, k, n), scales, block);
+                });
                 return true;
             }
             default:
@@ -221,11 +226,15 @@ public sealed partial class Lowerer
         layers[^1] = layers[^1] with { Note = layers[^1].Note is { } old ? old + "; " + note : note };
     }
 
-    /// <summary>The reference ONNX file's replacement of this Dense's weight, in its initializers' frame (when requested and traceable).</summary>
-    private void AddDenseReference(Func<System.Collections.Generic.IReadOnlyList<WeightSlice>, System.Collections.Generic.List<WeightReplacement>> replacements)
+    /// <summary>
+    /// The reference ONNX file's replacement of this Dense's <c>[k,n]</c> weight, in its initializers' frame (when requested
+    /// and traceable). A weight pruning cut out of a larger initializer (attention heads) is written back at full size.
+    /// </summary>
+    private void AddDenseReference(int k, int n, Func<WeightPlacement, System.Collections.Generic.List<WeightReplacement>> replacements)
     {
         if (_quantization?.ReferenceWeights is null) return;
-        if (WeightOrigins.ForLayer(_node) is { } origin) AddReferences(replacements(origin));
+        if (WeightOrigins.ForLayer(_node) is { } origin) AddReferences(replacements(WeightPlacement.Whole(origin, k, n)));
+        else if (_node.Input(1)?.PrunedFrom is { } placement) AddReferences(replacements(placement));
         else NoteNotInReference();
     }
 

@@ -110,7 +110,11 @@ public static partial class Fusion
             WeightOrigin = WeightOrigins.Concatenated(group.Select(i => projections[i]!.In(1))),
         };
         var bv = new Value(attention.Name + "/projections_b", ElementType.Float32, new[] { DimExpr.Const(width) })
-            { Const = ConstTensor.Floats(ElementType.Float32, new[] { width }, bias) };
+        {
+            Const = ConstTensor.Floats(ElementType.Float32, new[] { width }, bias),
+            // Each original bias initializer and its range, for the pruned ONNX file (head pruning zeroes removed heads' biases).
+            WeightOrigin = BiasOrigin(group.Select(i => projections[i]!.Input(2)).ToArray(), columnOffsets, weights),
+        };
         var output = graph.NewValue(attention.Name + "/projections", ElementType.Float32, new[] { source.Shape![0], source.Shape![1], DimExpr.Const(width) });
         prelude.Add(new Node(FusedOps.Dense, attention.Name + "/projections", new[] { x, wv, bv }, new[] { output },
             new Dictionary<string, Attr> { ["activation"] = new(S: "None") }));
@@ -128,6 +132,18 @@ public static partial class Fusion
             Payload = layout with { Q = operands[0], K = operands[1], V = operands[2] },
         };
         return (attention, fused);
+    }
+
+    /// <summary>The merged bias's origin: each part's own initializer at its column offset, or null if a part has none.</summary>
+    private static IReadOnlyList<WeightSlice>? BiasOrigin(Value?[] biases, long[] columnOffsets, ConstTensor[] weights)
+    {
+        var slices = new List<WeightSlice>();
+        for (int m = 0; m < biases.Length; m++)
+        {
+            if (biases[m] is not { SourceInitializer: { } name, Const: { Shape.Length: 1 } c } || c.Shape[0] != weights[m].Shape[1]) return null;
+            slices.Add(new WeightSlice(name, columnOffsets[m], c.Shape[0], WeightFrame.AsIs));
+        }
+        return slices;
     }
 
     private static bool IsScoreLike(Value? v) => From(v, "MatMul") is not null || From(v, "Div") is { } d && From(d.Input(0), "MatMul") is not null || From(v, "Mul") is { } m && From(m.Input(0), "MatMul") is not null;

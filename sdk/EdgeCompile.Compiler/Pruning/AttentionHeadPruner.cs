@@ -50,7 +50,7 @@ public static class AttentionHeadPruner
             var outcome = Prune(block, options, stats?[block.Output.Name]);
             layers.Add(outcome.Report);
             graph.ParameterCount -= outcome.RemovedParameters;
-            if (options.PrunedOnnxPath is not null) initializers.AddRange(outcome.Initializers);
+            if (options.WritesOnnx) initializers.AddRange(outcome.Initializers);
         }
         return new AttentionPruning(layers, initializers, samplesSeen, parametersBefore, fp32.WeightBytes);
     }
@@ -97,10 +97,12 @@ public static class AttentionHeadPruner
 
         // The ONNX file keeps every head (its Reshapes hard-code the count) with the removed heads' output-projection
         // rows zero: a head whose rows are zero adds exactly 0, whatever its q, k, v, so ONNX Runtime computes the pruned
-        // function. Its q/k/v weights stay as they were.
+        // function. Their q/k/v columns and biases are zeroed too, so that the removed heads' outputs are exactly 0 and the
+        // quantized reference's per-row activation quantization of the output projection's input sees the plan's rows.
         var initializers = new List<PrunedInitializer>();
-        if (options.PrunedOnnxPath is not null)
+        if (options.WritesOnnx)
         {
+            initializers.AddRange(layout.ZeroedInitializers());
             if (outOrigin is not [{ Frame: WeightFrame.AsIs, Offset: 0 } slice])
                 throw new CompilerException(Codes.PrunedOnnxUnavailable,
                     $"the pruned ONNX file cannot be written: the output projection of attention '{block.Attention.Name}' is not one ONNX initializer read as MatMul's [K,N]. Remove PrunedOnnx.", block.Output.Name);
@@ -113,9 +115,11 @@ public static class AttentionHeadPruner
         long removed = layout.Apply(block);
         Replace(outW, new long[] { keptRows.Length, output }, newOut);
         removed += (long)(heads - keptCount) * valueDim * output;
-        // The shrunk weights are no longer their ONNX initializers: the quantized reference leaves them FP32 (README, "Pruning").
+        // The shrunk weight is no longer its ONNX initializer: the quantized reference writes it back at full size, the
+        // removed heads' rows zero (WeightPlacement).
         outW.SourceInitializer = null;
         outW.WeightOrigin = null;
+        outW.PrunedFrom = outOrigin is null ? null : new WeightPlacement(outOrigin, heads * valueDim, output, keptRows, null);
 
         var report = new PrunedHeads(block.Attention.Name, block.Output.Name, heads, keptCount, kept, errorDropped, errorCompensated, compensated);
         return new Outcome(report, removed, initializers);
@@ -202,6 +206,41 @@ internal sealed class HeadLayout
     private HeadLayout(Dictionary<Node, int[]> keptColumns, (int, int)[] operands, int heads) =>
         (_keptColumns, _operands, _heads) = (keptColumns, operands, heads);
 
+    /// <summary>
+    /// The q/k/v weights and biases as the ONNX initializers they came from, at full size with the removed heads' columns
+    /// (entries) zero; read before <see cref="Apply"/>. A weight or bias that is not a plain rearrangement of initializers
+    /// is left out: the file then keeps its values, which the zero output-projection rows still cancel.
+    /// </summary>
+    public IEnumerable<PrunedInitializer> ZeroedInitializers()
+    {
+        foreach (var (projection, columns) in _keptColumns)
+        {
+            var w = projection.In(1).Const!;
+            int k = (int)w.Shape[0], n = (int)w.Shape[1];
+            var kept = new bool[n];
+            foreach (int c in columns) kept[c] = true;
+            if (WeightOrigins.Of(projection.In(1)) is { } origin && origin.All(s => s.Frame is WeightFrame.AsIs or WeightFrame.Transposed))
+                foreach (var s in origin)
+                {
+                    int count = (int)s.Count;
+                    var values = new float[(long)k * count];
+                    bool asIs = s.Frame == WeightFrame.AsIs;
+                    for (int r = 0; r < k; r++)
+                        for (int j = 0; j < count; j++)
+                            if (kept[s.Offset + j]) values[asIs ? (long)r * count + j : (long)j * k + r] = (float)w.Real![(long)r * n + s.Offset + j];
+                    yield return new PrunedInitializer(s.Initializer, asIs ? new long[] { k, count } : new long[] { count, k }, values);
+                }
+            if (projection.Input(2) is { Const: { } b } bias && (bias.WeightOrigin ?? (bias.SourceInitializer is { } name ? new[] { new WeightSlice(name, 0, n, WeightFrame.AsIs) } : null)) is { } biasOrigin)
+                foreach (var s in biasOrigin)
+                {
+                    var values = new float[s.Count];
+                    for (int j = 0; j < s.Count; j++)
+                        if (kept[s.Offset + j]) values[j] = (float)b.Real![s.Offset + j];
+                    yield return new PrunedInitializer(s.Initializer, new[] { s.Count }, values);
+                }
+        }
+    }
+
     public static HeadLayout? Plan(AttentionBlock block, int[] kept)
     {
         var keptColumns = new Dictionary<Node, int[]>();
@@ -242,15 +281,19 @@ internal sealed class HeadLayout
             var values = new double[(long)k * m];
             for (int r = 0; r < k; r++)
                 for (int i = 0; i < m; i++) values[(long)r * m + i] = old.Real![(long)r * n + columns[i]];
+            var origin = WeightOrigins.Of(w);
             AttentionHeadPruner.Replace(w, new long[] { k, m }, values);
+            // No longer its initializers: the quantized reference writes it back at full size, removed heads' columns zero.
             w.SourceInitializer = null;
             w.WeightOrigin = null;
+            w.PrunedFrom = origin is null ? null : new WeightPlacement(origin, k, n, null, columns);
             removed += (long)(n - m) * k;
             if (b is not null)
             {
                 var bias = b.Const!.Real!;
                 AttentionHeadPruner.Replace(b, new long[] { m }, columns.Select(c => bias[c]).ToArray());
                 b.SourceInitializer = null;
+                b.WeightOrigin = null;
                 removed += n - m;
             }
             var shape = projection.Out.Shape!.ToArray();

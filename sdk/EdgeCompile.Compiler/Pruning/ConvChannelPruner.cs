@@ -64,7 +64,7 @@ public static class ConvChannelPruner
             var (outcome, cut, parameters) = Prune(group, options.Fraction, stats?[group.Consumer.Name], options.Compensate);
             report.ConvGroups.Add(outcome);
             removed += parameters;
-            if (cut is not null && options.PrunedOnnxPath is not null) cuts.Add(cut);
+            if (cut is not null && options.WritesOnnx) cuts.Add(cut);
         }
         graph.ParameterCount -= removed;
         report.ParametersAfter = graph.ParameterCount;

@@ -79,7 +79,7 @@ public static class FfnPruner
             var result = Prune(block, options.Fraction, stats?[block.Up.Name], options.Compensate);
             report.Blocks.Add(result.Report);
             removed += result.RemovedParameters;
-            if (options.PrunedOnnxPath is not null) initializers.AddRange(result.Initializers());
+            if (options.WritesOnnx) initializers.AddRange(result.Initializers());
         }
         graph.ParameterCount -= removed;
         report.ParametersAfter = graph.ParameterCount;

@@ -44,8 +44,23 @@ public sealed record PruneOptions
     /// </summary>
     public bool Compensate { get; init; } = true;
 
+    /// <summary>
+    /// NM and Unstructured with a calibration set: measure each layer's input moments on the model with the layers before it
+    /// already pruned and compensated (SparseGPT's sequential order; the default), so that a layer's update also absorbs
+    /// what the earlier layers' pruning changed in its input; false measures all of them once on the FP32 model (one
+    /// calibration run instead of one per layer). Not item metadata: it is there to measure what the order gains
+    /// (README, "NM and Unstructured").
+    /// </summary>
+    public bool SequentialMoments { get; init; } = true;
+
     /// <summary>Where to write the pruned model as ONNX (the reference ONNX Runtime checks the pruned numerics against), or null.</summary>
     public string? PrunedOnnxPath { get; init; }
+
+    /// <summary>The build also writes the quantized reference ONNX file, which starts from the pruned model (set by the compiler).</summary>
+    public bool QuantizedReference { get; init; }
+
+    /// <summary>Pruning records the pruned initializers: for the pruned ONNX file or for the quantized reference built on it.</summary>
+    public bool WritesOnnx => PrunedOnnxPath is not null || QuantizedReference;
 
     /// <summary>Where to write the pruning report (<c>&lt;Class&gt;.pruning.md</c>) when the model is not also quantized, or null.</summary>
     public string? ReportPath { get; init; }

@@ -49,23 +49,27 @@ public static class SparsityPruner
         }
 
         Dictionary<string, (int K, double[] H)>? moments = null;
+        List<CalibrationSample>? samples = null;
         if (options.CalibrationDirectory is { } folder)
         {
             var fp32 = lowerFp32();
-            var samples = CalibrationSet.Load(folder, fp32).Samples().ToList();
+            samples = CalibrationSet.Load(folder, fp32).Samples().ToList();
             report.CalibrationSamples = samples.Count;
             moments = DenseInputMoments.Collect(fp32, samples);
         }
 
         var initializers = new List<PrunedInitializer>();
-        foreach (var layer in layers)
+        for (int l = 0; l < layers.Count; l++)
         {
+            var layer = layers[l];
+            // Sequential: layer l's H measured on the model with the layers before it already pruned (and compensated).
+            if (options.SequentialMoments && samples is not null && l > 0) moments = DenseInputMoments.Collect(lowerFp32(), samples);
             var w = layer.In(1);
             var origin = WeightOrigins.Of(w);
             var (pruned, row) = Prune(layer, pattern, moments, options.Compensate);
             report.Layers.Add(row);
             w.Const = ConstTensor.Floats(ElementType.Float32, w.Const!.Shape.ToArray(), pruned);
-            if (options.PrunedOnnxPath is not null) initializers.AddRange(OnnxInitializers(layer, w, origin));
+            if (options.WritesOnnx) initializers.AddRange(OnnxInitializers(layer, w, origin));
         }
         return new PruningResult(report, initializers);
     }

@@ -45,10 +45,12 @@ public sealed class PrunedBuild : IDisposable
     /// <param name="fraction">0: no pruning (the unpruned FP32 baseline).</param>
     /// <param name="calibratedQuantize">Give quantization the calibration set too (INT4: GPTQ-style rounding; Mixed: the measured
     /// search); by default only pruning gets it.</param>
+    /// <param name="sequential">NM/Unstructured: <see cref="PruneOptions.SequentialMoments"/>.</param>
+    /// <param name="prunedOnnx">Write the pruned ONNX file (<see cref="PrunedOnnx"/>); the quantized reference is written either way.</param>
     /// <param name="modelPath">Another ONNX file of the family (same inputs, test and calibration sets); null: the fixture's.</param>
     public static PrunedBuild Compile(string family, double fraction, bool calibrated, bool compensate = true, QuantizeMode quantize = QuantizeMode.None,
         bool calibratedQuantize = false, string? modelPath = null,
-        PruneMode mode = PruneMode.Structured)
+        PruneMode mode = PruneMode.Structured, bool prunedOnnx = true, bool sequential = true)
     {
         var dir = Directory.CreateTempSubdirectory("edgecompile-prune-").FullName;
         var prune = new PruneOptions
@@ -57,7 +59,8 @@ public sealed class PrunedBuild : IDisposable
             Mode = mode,
             CalibrationDirectory = calibrated ? Calibration(family) : null,
             Compensate = compensate,
-            PrunedOnnxPath = Path.Combine(dir, "model.pruned.onnx"),
+            SequentialMoments = sequential,
+            PrunedOnnxPath = prunedOnnx ? Path.Combine(dir, "model.pruned.onnx") : null,
             ReportPath = Path.Combine(dir, "model.pruning.md"),
         };
         var quantizeOptions = quantize == QuantizeMode.None ? null : new QuantizeOptions

@@ -76,7 +76,8 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
 
     [Theory]
     // Not bert Unstructured: every layer's calibration error is lower compensated, but the model's logits are not
-    // (measured 0.0888 magnitude, 0.1002 compensated; 0.098 with H measured sequentially on the partly pruned model).
+    // (measured 0.0888 magnitude, 0.1002 compensated with H from the FP32 model, 0.0980 with H measured sequentially on the
+    // partly pruned model, the default).
     // The layers' errors add up without being compensated for each other; see the README's known limits.
     [InlineData("bert", PruneMode.NM)]
     [InlineData("distilbert", PruneMode.Unstructured)]
@@ -93,6 +94,40 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
         output.WriteLine(report);
         Assert.True(errorCompensated < errorMagnitude, $"compensated {errorCompensated} ≥ magnitude {errorMagnitude}");
         Assert.Contains(compensated.Result.Messages, m => m.Message.Contains($"pruned 0.5 {mode}") && m.Message.Contains("compensated"));
+    }
+
+    /// <summary>
+    /// SparseGPT's sequential order (each layer's H measured on the model with the earlier layers pruned) against H from
+    /// the FP32 model and against magnitude pruning, all measured by ONNX Runtime on the pruned files: the logits error
+    /// against the original model on the calibration inputs and on the test set, and test-set accuracy.
+    /// </summary>
+    [Theory]
+    [InlineData("bert", PruneMode.Unstructured)]
+    [InlineData("bert", PruneMode.NM)]
+    [InlineData("distilbert", PruneMode.Unstructured)]
+    [InlineData("distilbert", PruneMode.NM)]
+    [InlineData("vit", PruneMode.Unstructured)]
+    [InlineData("vit", PruneMode.NM)]
+    public void Sequential_moments_against_fp32_moments(string family, PruneMode mode)
+    {
+        var set = FixtureTestSet.Load(family);
+        var original = PrunedBuild.OnnxRuntimeLogits(FixturePlan.ModelPath(family), set, set.Count);
+        (double Calibration, double Test, double Accuracy) Measure(bool compensate, bool sequential)
+        {
+            using var build = PrunedBuild.Compile(family, 0.5, calibrated: true, compensate: compensate, mode: mode, sequential: sequential);
+            var logits = PrunedBuild.OnnxRuntimeLogits(build.PrunedOnnx, set, set.Count);
+            return (build.CalibrationError(), PrunedBuild.RelativeError(logits, original), PrunedBuild.Accuracy(logits, set.Labels));
+        }
+        var magnitude = Measure(compensate: false, sequential: false);
+        var oneShot = Measure(compensate: true, sequential: false);
+        var sequential = Measure(compensate: true, sequential: true);
+        string Cell((double Calibration, double Test, double Accuracy) m) => $"{m.Calibration:0.0000} / {m.Test:0.0000} / {m.Accuracy:P1}";
+        output.WriteLine($"| {family} | {mode} 0.5 | {Cell(magnitude)} | {Cell(oneShot)} | {Cell(sequential)} | (FP32 accuracy {PrunedBuild.Accuracy(original, set.Labels):P1})");
+        // Measured (load 20–26, 300 test samples; calibration / test-set logits error against the original, test accuracy):
+        // bert NM 0.1149 → 0.0997 (test 0.146 → 0.132), vit NM 0.1410 → 0.1331 (0.159 → 0.149), bert Unstructured 0.1002 →
+        // 0.0980 (magnitude 0.0888: the known limit stays), vit and distilbert within ±0.3 % on the calibration set.
+        Assert.True(sequential.Calibration <= 1.01 * oneShot.Calibration, $"sequential {sequential.Calibration} > one-shot {oneShot.Calibration} on the calibration set");
+        if (mode == PruneMode.NM) Assert.True(sequential.Calibration < magnitude.Calibration, $"sequential {sequential.Calibration} ≥ magnitude {magnitude.Calibration}");
     }
 
     /// <summary>Test-set accuracy against the fixtures' labels, FP32 against pruned with and without compensation.</summary>
@@ -123,9 +158,9 @@ public sealed class SparsityPruningTests(ITestOutputHelper output)
         output.WriteLine($"| {family} | {string.Join(" | ", rows)} |");
         // The logits are the less noisy measure. NM: with calibration they must be closer to the unpruned model's
         // (measured: 0.25 → 0.15 on all three). Unstructured magnitude pruning is already close on bert (0.093) and
-        // SparseGPT measured 0.094 there on the test set, though lower on the calibration set and in every layer: H is
-        // taken from the FP32 model, not from the model pruned so far, so the layers' errors add up without being
-        // compensated for each other. Unstructured may therefore not be more than 5 % worse.
+        // SparseGPT measured 0.094 there on the test set, though lower in every layer: even with H measured on the model
+        // pruned so far, each layer only fits its own (already perturbed) input, so the layers' errors add up.
+        // Unstructured may therefore not be more than 5 % worse.
         foreach (var (mode, plain, calibrated) in errors)
             Assert.True(mode == PruneMode.NM ? calibrated < plain : calibrated < 1.05 * plain,
                 $"{family} {mode}: calibration did not bring the test-set logits closer to FP32 ({calibrated:0.###} vs {plain:0.###})");
