@@ -128,5 +128,5 @@ public static class PrunedConvOnnxWriter
 
     private static CompilerException Unavailable(ConvChannelCut cut, string why) =>
         new(Codes.PrunedConvOnnxUnavailable,
-            $"the pruned ONNX file cannot be written for the conv channel group '{cut.Producer}' → '{cut.Consumer}': {why}. Remove PrunedOnnx.", cut.Producer);
+            $"the pruned ONNX file cannot be written for the conv channel group '{cut.Producer}' → '{cut.Consumer}': {why}. Remove PrunedOnnx and QuantizedOnnx (both files are written from the pruned model).", cut.Producer);
 }

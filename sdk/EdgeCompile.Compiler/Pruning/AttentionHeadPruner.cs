@@ -105,7 +105,7 @@ public static class AttentionHeadPruner
             initializers.AddRange(layout.ZeroedInitializers());
             if (outOrigin is not [{ Frame: WeightFrame.AsIs, Offset: 0 } slice])
                 throw new CompilerException(Codes.PrunedOnnxUnavailable,
-                    $"the pruned ONNX file cannot be written: the output projection of attention '{block.Attention.Name}' is not one ONNX initializer read as MatMul's [K,N]. Remove PrunedOnnx.", block.Output.Name);
+                    $"the pruned ONNX file cannot be written: the output projection of attention '{block.Attention.Name}' is not one ONNX initializer read as MatMul's [K,N]. Remove PrunedOnnx and QuantizedOnnx (both files are written from the pruned model).", block.Output.Name);
             var full = new float[(long)heads * valueDim * output];
             for (int i = 0; i < keptRows.Length; i++)
                 for (int c = 0; c < output; c++) full[(long)keptRows[i] * output + c] = (float)newOut[(long)i * output + c];

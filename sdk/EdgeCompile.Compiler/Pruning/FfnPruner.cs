@@ -164,11 +164,11 @@ public static class FfnPruner
         string Whole(IReadOnlyList<WeightSlice>? origin, string what) =>
             origin is [{ Frame: WeightFrame.AsIs, Offset: 0 } slice] ? slice.Initializer
             : throw new CompilerException(Codes.PrunedOnnxUnavailable,
-                $"the pruned ONNX file cannot be written: the {what} weight of FFN block '{block.Up.Name}' is not one ONNX initializer read as MatMul's [K,N] (it was rebuilt by a pass). Remove PrunedOnnx.", block.Up.Name);
+                $"the pruned ONNX file cannot be written: the {what} weight of FFN block '{block.Up.Name}' is not one ONNX initializer read as MatMul's [K,N] (it was rebuilt by a pass). Remove PrunedOnnx and QuantizedOnnx (both files are written from the pruned model).", block.Up.Name);
         yield return Initializer(Whole(upOrigin, "up projection"), upW);
         if (upB is not null)
             yield return Initializer(upB.SourceInitializer ?? throw new CompilerException(Codes.PrunedOnnxUnavailable,
-                $"the pruned ONNX file cannot be written: the bias of FFN block '{block.Up.Name}' is not an ONNX initializer. Remove PrunedOnnx.", block.Up.Name), upB);
+                $"the pruned ONNX file cannot be written: the bias of FFN block '{block.Up.Name}' is not an ONNX initializer. Remove PrunedOnnx and QuantizedOnnx (both files are written from the pruned model).", block.Up.Name), upB);
         yield return Initializer(Whole(downOrigin, "down projection"), downW);
     }
 

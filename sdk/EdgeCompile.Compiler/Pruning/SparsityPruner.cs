@@ -130,7 +130,7 @@ public static class SparsityPruner
     {
         if (origin is null || origin.Any(s => s.Frame == WeightFrame.ConvFilter))
             throw new CompilerException(Codes.PrunedOnnxUnavailable,
-                $"the pruned ONNX file cannot be written: the weight of Dense '{layer.Name}' is not a rearrangement of ONNX initializers (it was rebuilt by a pass). Remove PrunedOnnx.", layer.Name);
+                $"the pruned ONNX file cannot be written: the weight of Dense '{layer.Name}' is not a rearrangement of ONNX initializers (it was rebuilt by a pass). Remove PrunedOnnx and QuantizedOnnx (both files are written from the pruned model).", layer.Name);
         var values = w.Const!.Real!;
         int k = (int)w.Const.Shape[0], n = (int)w.Const.Shape[1];
         foreach (var s in origin)
