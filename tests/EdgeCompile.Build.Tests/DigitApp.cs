@@ -56,6 +56,7 @@ public sealed class DigitApp : IDisposable
                     int best = 0;
                     for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
                     Console.WriteLine("profile=" + DigitClassifier.Info.Profile);
+                    Console.WriteLine("vector256=" + System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
                     Console.WriteLine("label=" + best);
                     return 0;
                 }

@@ -16,6 +16,8 @@ public sealed class NativeToolchainFactAttribute : FactAttribute
             Skip = "publishes a linux-x64 NativeAOT app: Linux x64 only";
         else if (MultiRidTests.FindOnPath("clang") is null)
             Skip = "clang is not on PATH: NativeAOT links with it (`apt-get install -y clang`; .ci/run does this when it runs as root)";
+        else if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported || !System.Runtime.Intrinsics.X86.Fma.IsSupported)
+            Skip = "the x64-avx2 profile's NativeAOT binary needs AVX2 and FMA (x86-64-v3), which this CPU lacks";
     }
 }
 
@@ -47,6 +49,7 @@ public sealed class NativeAotTests(ITestOutputHelper output)
         var warnings = Regex.Matches(publish.Output, @"warning (IL\d{4}|NETSDK\d{4}|EC\d{4})[^\r\n]*").Select(m => m.Value).Distinct().ToList();
         Assert.True(warnings.Count == 0, "trimming/AOT warnings:\n" + string.Join("\n", warnings));
         Assert.Contains("EdgeCompile: target profile 'x64-avx2'", publish.Output);
+        Assert.Contains("EdgeCompile: NativeAOT instruction set 'x86-64-v3'", publish.Output);
 
         string exe = Path.Combine(outDir, "Consumer");
         Assert.True(File.Exists(exe), exe + " should exist");
@@ -54,6 +57,9 @@ public sealed class NativeAotTests(ITestOutputHelper output)
         var run = ConsumerProject.Run(exe, dir, new[] { app.InputPath }, new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
         Assert.True(run.ExitCode == 0, "the native app should run\n" + run.Output);
         Assert.Contains("profile=x64-avx2", run.Output);
+        // Without the profile's instruction set, NativeAOT's baseline makes Vector256 a compile-time false and the
+        // profile's AVX2 kernels dead code (this machine has AVX2, like every CPU the profile is for).
+        Assert.Contains("vector256=True", run.Output);
         Assert.Contains("label=" + app.ExpectedLabel, run.Output);
     }
 }
