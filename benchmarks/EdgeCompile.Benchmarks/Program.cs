@@ -15,6 +15,7 @@ public static class Program
 
         if (args.Length >= 1 && args[0] == "--sparse-cpu") return SparseCpuTime.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--gemm-cpu") return GemmCpuTime.Run(args.Skip(1).ToArray());
+        if (args.Length >= 1 && args[0] == "--gemm-wall") return GemmWallTime.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
         if (args.Length == 4 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]));
         if (args.Length >= 1 && args[0] == "--attention-cpu") return AttentionCpuTime.Run(args.Length > 1 ? int.Parse(args[1]) : 15);
