@@ -143,7 +143,7 @@ public class Gemm
     public float FmaPeak_V512() => Fma512(Iterations);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Fma256(int iterations)
+    internal static float Fma256(int iterations)
     {
         var m = Vector256.Create(0.99999f);
         var c = Vector256.Create(1e-5f);
@@ -161,7 +161,7 @@ public class Gemm
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Fma512(int iterations)
+    internal static float Fma512(int iterations)
     {
         var m = Vector512.Create(0.99999f);
         var c = Vector512.Create(1e-5f);

@@ -1,14 +1,16 @@
 using System;
+using System.Linq;
 using System.Runtime.InteropServices;
+using EdgeCompile.Runtime;
 
 namespace EdgeCompile.Benchmarks;
 
 /// <summary>
-/// <c>--gemm-cpu</c>: the one-thread <see cref="Gemm"/> cases, x packed (as shipped) and in place (the previous kernel)
-/// side by side, and the two FMA peak loops, timed by the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) instead
+/// <c>--gemm-cpu [rows,rows,…]</c>: the one-thread <see cref="GemmMlas"/> cases, our Dense and ONNX Runtime's MLAS GEMM
+/// (plus the variants of an A/B in progress) side by side, and the 512-bit FMA peak loop, timed by the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) instead
 /// of the wall clock, for a machine too loaded for wall time to mean anything (time spent waiting for a core is not
 /// counted; cache refills after other processes ran still are). Per case: best of 7 rounds of at least 20 ms of CPU,
-/// the two variants alternating round by round so that both see the same load; the peaks are measured before and
+/// the variants alternating round by round so that all see the same load; the peak is measured before and
 /// after the GEMMs and the higher is used. Linux only.
 /// </summary>
 internal static class GemmCpuTime
@@ -46,51 +48,91 @@ internal static class GemmCpuTime
         return best;
     }
 
-    public static int Run()
+    /// <summary>
+    /// A named way to compute one <see cref="GemmMlas"/> case at one thread: (K, N, rows) → one call. The first two are
+    /// always ours as shipped and ONNX Runtime's MLAS; same-run A/Bs of a kernel change add their variants after them.
+    /// </summary>
+    private sealed record Variant(string Name, Action<int, int, int> Call);
+
+    public static int Run(string[] args)
     {
-        var gemm = new Gemm();
-        gemm.Setup();
+        int[] rowCounts = args.Length > 0 && args[0] != "all" ? Array.ConvertAll(args[0].Split(','), int.Parse) : GemmMlas.RowCounts;
+        var gemm = new GemmMlas();
+        gemm.Setup(new[] { 1 }, rowCounts);
         try
         {
-            const double PeakFlops256 = 2.0 * 8 * 12 * (1 << 20), PeakFlops512 = 2.0 * 16 * 12 * (1 << 20);
-            double[] peaks = Best(() => gemm.FmaPeak_V256(), () => gemm.FmaPeak_V512());
-            double peak256 = PeakFlops256 / peaks[0] * 1e-9, peak512 = PeakFlops512 / peaks[1] * 1e-9;
-
-            var cases = new (string Name, int K, int N, int Bits, Action<int, bool> Call)[]
+            var variants = new System.Collections.Generic.List<Variant>
             {
-                ("P32 768×768", 768, 768, 512, (r, p) => gemm.DenseP32_768x768(r, 1, p)),
-                ("P32 768×3072", 768, 3072, 512, (r, p) => gemm.DenseP32_768x3072(r, 1, p)),
-                ("P32 3072×768", 3072, 768, 512, (r, p) => gemm.DenseP32_3072x768(r, 1, p)),
-                ("P32 312×1200", 312, 1200, 512, (r, p) => gemm.DenseP32_312x1200(r, 1, p)),
-                ("P16 768×768", 768, 768, 256, (r, p) => gemm.DenseP16_768x768(r, 1, p)),
-                ("P16 768×3072", 768, 3072, 256, (r, p) => gemm.DenseP16_768x3072(r, 1, p)),
-                ("P16 3072×768", 3072, 768, 256, (r, p) => gemm.DenseP16_3072x768(r, 1, p)),
-                ("P16 312×1200", 312, 1200, 256, (r, p) => gemm.DenseP16_312x1200(r, 1, p)),
+                new("ours", (k, n, rows) => gemm.RunOurs(k, n, rows, 1)),
+                new("MLAS", (k, n, rows) => gemm.RunMlas(k, n, rows, 1)),
             };
-            var rowsOut = new System.Collections.Generic.List<string>();
-            foreach (int rows in new[] { 128, 16 })
-                foreach (var c in cases)
+            Activation activation = Activation.None;
+            foreach (string experiment in args.Skip(1)) AddExperiment(experiment, gemm, variants, ref activation);
+            if (activation != Activation.None) variants[0] = new("ours", (k, n, rows) => gemm.RunOurs(k, n, rows, 1, activation));
+
+            // What ONNX Runtime runs for the product: one profiled session, a few runs, its node events.
+            using (var profiled = new OrtGemm(768, 3072, GemmMlas.Fill(new Random(1), 768 * 3072), 1, System.IO.Path.Combine(System.IO.Path.GetTempPath(), "gemm-cpu-ort")))
+            {
+                float[] px = new float[128 * 768], py = new float[128 * 3072];
+                profiled.Bind(128, px, py);
+                for (int i = 0; i < 3; i++) profiled.Run(128);
+                Console.WriteLine("--gemm-cpu: ONNX Runtime's nodes per run (op/node, from its profiler): " + string.Join(", ", profiled.ProfiledNodes()));
+            }
+
+            const double PeakFlops512 = 2.0 * 16 * 12 * (1 << 20);
+            double peak512 = PeakFlops512 / Best(() => Gemm.Fma512(1 << 20))[0] * 1e-9;
+
+            var results = new System.Collections.Generic.List<(int K, int N, int Rows, double[] Seconds)>();
+            foreach (int rows in rowCounts)
+                foreach (var (k, n) in GemmMlas.Shapes)
                 {
-                    double[] t = Best(() => c.Call(rows, false), () => c.Call(rows, true));
-                    double flops = 2.0 * rows * c.K * c.N;
-                    rowsOut.Add($"{c.Name} | {rows} | {t[0] * 1e3:F3} ms | {flops / t[0] * 1e-9:F1} | {t[1] * 1e3:F3} ms | {flops / t[1] * 1e-9:F1} | {t[0] / t[1]:F2}× | {c.Bits}");
+                    var calls = variants.ConvertAll<Action>(v => () => v.Call(k, n, rows)).ToArray();
+                    results.Add((k, n, rows, Best(calls)));
                 }
 
-            peaks = Best(() => gemm.FmaPeak_V256(), () => gemm.FmaPeak_V512());
-            peak256 = Math.Max(peak256, PeakFlops256 / peaks[0] * 1e-9);
-            peak512 = Math.Max(peak512, PeakFlops512 / peaks[1] * 1e-9);
-            Console.WriteLine($"--gemm-cpu: thread CPU time per call, best of 7 rounds, 1 thread; FMA peak {peak256:F1} GFLOP/s (256-bit), {peak512:F1} GFLOP/s (512-bit)");
-            Console.WriteLine("| shape (K×N) | rows | in place: time | GFLOP/s | % of own peak | packed: time | GFLOP/s | % of own peak | speedup |");
-            Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-            foreach (string line in rowsOut)
+            peak512 = Math.Max(peak512, PeakFlops512 / Best(() => Gemm.Fma512(1 << 20))[0] * 1e-9);
+            Console.WriteLine($"--gemm-cpu: thread CPU time per call, best of 7 rounds, 1 thread; 512-bit FMA peak {peak512:F1} GFLOP/s (best of before and after); load {LoadAverage()}");
+            var header = new System.Text.StringBuilder("| shape (K×N) | rows |");
+            foreach (var v in variants) header.Append($" {v.Name}: ms | GFLOP/s | % of peak |");
+            foreach (var v in variants) if (v.Name != "MLAS") header.Append($" {v.Name} / MLAS time |");
+            Console.WriteLine(header);
+            Console.WriteLine(string.Concat(System.Linq.Enumerable.Repeat("| --- ", 2 + 3 * variants.Count + variants.Count - 1)) + "|");
+            foreach (var (k, n, rows, seconds) in results)
             {
-                string[] f = line.Split(" | ");
-                double peak = f[7] == "512" ? peak512 : peak256;
-                double before = double.Parse(f[3]), after = double.Parse(f[5]);
-                Console.WriteLine($"| {f[0]} | {f[1]} | {f[2]} | {f[3]} | {100 * before / peak:F1} % | {f[4]} | {f[5]} | {100 * after / peak:F1} % | {f[6]} |");
+                double flops = 2.0 * rows * k * n;
+                var line = new System.Text.StringBuilder($"| {k}×{n} | {rows} |");
+                foreach (double t in seconds) line.Append($" {t * 1e3:F3} | {flops / t * 1e-9:F1} | {100 * flops / t * 1e-9 / peak512:F1} % |");
+                for (int i = 0; i < variants.Count; i++) if (variants[i].Name != "MLAS") line.Append($" {seconds[i] / seconds[1]:F2} |");
+                Console.WriteLine(line);
             }
         }
         finally { gemm.Cleanup(); }
         return 0;
+    }
+
+    /// <summary>
+    /// The variants of a same-run A/B beside ours as shipped and MLAS: <c>inplace</c> adds our kernel reading x in place
+    /// (<see cref="Kernels.DenseXInPlace{TShape}"/>: what Dense ran before x was packed, and still runs for narrow,
+    /// shallow layers); <c>gelu</c> runs our side with exact GELU (MLAS still without it: its cost shows in the ratio).
+    /// </summary>
+    private static void AddExperiment(string name, GemmMlas gemm, System.Collections.Generic.List<Variant> variants, ref Activation activation)
+    {
+        switch (name)
+        {
+            case "inplace":
+                variants.Add(new("x in place", (k, n, rows) => gemm.RunOurs(k, n, rows, 1, Activation.None, xInPlace: true)));
+                break;
+            case "gelu":
+                activation = Activation.Gelu;
+                break;
+            default:
+                throw new ArgumentException($"--gemm-cpu: unknown experiment '{name}' (inplace, gelu)");
+        }
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", System.IO.File.ReadAllText("/proc/loadavg").Split(' ')[..3]); }
+        catch (System.IO.IOException) { return "unknown"; }
     }
 }

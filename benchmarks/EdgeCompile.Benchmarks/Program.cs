@@ -14,7 +14,8 @@ public static class Program
         Console.WriteLine("EdgeCompile.Benchmarks: EdgeCompile and ONNX Runtime both run on Threads threads");
 
         if (args.Length >= 1 && args[0] == "--sparse-cpu") return SparseCpuTime.Run(args.Skip(1).ToArray());
-        if (args.Length >= 1 && args[0] == "--gemm-cpu") return GemmCpuTime.Run();
+        if (args.Length >= 1 && args[0] == "--gemm-cpu") return GemmCpuTime.Run(args.Skip(1).ToArray());
+        if (args.Length >= 1 && args[0] == "--gemm-wall") return GemmWallTime.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
         if (args.Length == 4 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]));
         if (args.Length >= 1 && args[0] == "--attention-cpu") return AttentionCpuTime.Run(args.Length > 1 ? int.Parse(args[1]) : 15);
@@ -33,7 +34,7 @@ public static class Program
         if (ModelCatalog.Available.Any()) types.Add(typeof(Inference));
         if (QuantizedInference.Models.Any()) types.Add(typeof(QuantizedInference));
         if (PrunedInference.Models.Any()) types.Add(typeof(PrunedInference));
-        types.AddRange(new[] { typeof(Gemm), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly), typeof(AttentionKernel) });
+        types.AddRange(new[] { typeof(Gemm), typeof(GemmMlas), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly), typeof(AttentionKernel) });
         var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }

@@ -25,6 +25,9 @@ internal readonly struct K800N40P32 : IDenseShape { public static int K => 800; 
 // N ≥ Kernels.DensePackXMinColumns: the x86 kernels read x packed (edge columns: 520 = 16·32 + 8).
 internal readonly struct K800N520P16 : IDenseShape { public static int K => 800; public static int N => 520; public static int Panel => 16; }
 internal readonly struct K800N520P32 : IDenseShape { public static int K => 800; public static int N => 520; public static int Panel => 32; }
+// Narrow but deep: x packed although N < 512 (K ≥ DensePackXMinDepth), edge columns, several k and outer k blocks.
+internal readonly struct K1100N40P16 : IDenseShape { public static int K => 1100; public static int N => 40; public static int Panel => 16; }
+internal readonly struct K1100N40P32 : IDenseShape { public static int K => 1100; public static int N => 40; public static int Panel => 32; }
 internal readonly struct K0N5P16 : IDenseShape { public static int K => 0; public static int N => 5; public static int Panel => 16; }
 internal readonly struct K0N5P32 : IDenseShape { public static int K => 0; public static int N => 5; public static int Panel => 32; }
 internal readonly struct K5N0P16 : IDenseShape { public static int K => 5; public static int N => 0; public static int Panel => 16; }
@@ -44,6 +47,7 @@ public class DensePackedKernelTests
         [nameof(K312N1200P16)] = Check<K312N1200P16>, [nameof(K312N1200P32)] = Check<K312N1200P32>,
         [nameof(K800N40P16)] = Check<K800N40P16>, [nameof(K800N40P32)] = Check<K800N40P32>,
         [nameof(K800N520P16)] = Check<K800N520P16>, [nameof(K800N520P32)] = Check<K800N520P32>,
+        [nameof(K1100N40P16)] = Check<K1100N40P16>, [nameof(K1100N40P32)] = Check<K1100N40P32>,
         [nameof(K0N5P16)] = Check<K0N5P16>, [nameof(K0N5P32)] = Check<K0N5P32>,
         [nameof(K5N0P16)] = Check<K5N0P16>,
     };
@@ -119,7 +123,7 @@ public class DensePackedKernelTests
         {
             for (int rows = 0; rows <= 13; rows++) yield return new object[] { shape, rows };
             yield return new object[] { shape, 128 };
-            if (shape.StartsWith("K26", StringComparison.Ordinal) || shape.StartsWith("K800", StringComparison.Ordinal))
+            if (shape.StartsWith("K26", StringComparison.Ordinal) || shape.StartsWith("K800", StringComparison.Ordinal) || shape.StartsWith("K1100", StringComparison.Ordinal))
                 yield return new object[] { shape, 197 };  // two row blocks
         }
     }
@@ -139,7 +143,7 @@ public class DensePackedKernelTests
     public static IEnumerable<object[]> Activations()
     {
         foreach (Activation act in Enum.GetValues<Activation>())
-            foreach (string shape in new[] { nameof(K26N33P16), nameof(K26N33P32), nameof(K7N5P32), nameof(K800N40P32), nameof(K800N520P32), nameof(K0N5P16) })
+            foreach (string shape in new[] { nameof(K26N33P16), nameof(K26N33P32), nameof(K7N5P32), nameof(K800N40P32), nameof(K800N520P32), nameof(K1100N40P32), nameof(K0N5P16) })
                 foreach (int rows in new[] { 1, 5, 13 })
                     foreach (bool bias in new[] { true, false })
                         yield return new object[] { shape, rows, act, bias };
@@ -153,7 +157,7 @@ public class DensePackedKernelTests
     public static IEnumerable<object[]> Threading()
     {
         foreach (int threads in new[] { 1, 2, 3 })
-            foreach (string shape in new[] { nameof(K312N1200P16), nameof(K312N1200P32), nameof(K800N40P16), nameof(K800N40P32), nameof(K800N520P32), nameof(K26N17P32) })
+            foreach (string shape in new[] { nameof(K312N1200P16), nameof(K312N1200P32), nameof(K800N40P16), nameof(K800N40P32), nameof(K800N520P32), nameof(K1100N40P32), nameof(K26N17P32) })
                 foreach (int rows in new[] { 1, 13, 128, 197 })
                     yield return new object[] { shape, rows, threads };
     }
