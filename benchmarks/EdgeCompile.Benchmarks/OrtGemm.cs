@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using EdgeCompile.Compiler.Onnx;
+using EdgeCompile.Compiler.Onnx.Proto;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 
@@ -84,80 +86,26 @@ internal sealed class OrtGemm : IDisposable
         _session.Dispose();
     }
 
-    // ---- The model bytes, written field by field (field numbers of onnx/onnx.proto). ----
-
     /// <summary>ModelProto for <c>y = MatMul(x, W)</c>: IR version 8, default opset 17, W <c>[k,n]</c> row-major as raw data.</summary>
     public static byte[] MatMulModel(int k, int n, float[] w)
     {
-        if (w.Length != k * n) throw new ArgumentException($"W has {w.Length} values, expected {k}×{n}", nameof(w));
-        byte[] raw = new byte[w.Length * sizeof(float)];
-        Buffer.BlockCopy(w, 0, raw, 0, raw.Length);  // raw_data is little-endian, as float[] is on x64 and ARM64
-
-        byte[] tensor = Message(o =>
-        {
-            Packed(o, 1, k, n);                                // dims
-            o.WriteTag(2, WireFormat.WireType.Varint); o.WriteInt32(1);   // data_type FLOAT
-            String(o, 8, "W");                                 // name
-            o.WriteTag(9, WireFormat.WireType.LengthDelimited); o.WriteBytes(ByteString.CopyFrom(raw));  // raw_data
-        });
-        byte[] node = Message(o =>
-        {
-            String(o, 1, "x"); String(o, 1, "W");              // input
-            String(o, 2, "y");                                 // output
-            String(o, 3, "gemm");                              // name
-            String(o, 4, "MatMul");                            // op_type
-        });
-        byte[] graph = Message(o =>
-        {
-            Bytes(o, 1, node);
-            String(o, 2, "dense");
-            Bytes(o, 5, tensor);                               // initializer
-            Bytes(o, 11, ValueInfo("x", "rows", k));           // input
-            Bytes(o, 12, ValueInfo("y", "rows", n));           // output
-        });
-        byte[] opset = Message(o => { String(o, 1, ""); o.WriteTag(2, WireFormat.WireType.Varint); o.WriteInt64(17); });
-        return Message(o =>
-        {
-            o.WriteTag(1, WireFormat.WireType.Varint); o.WriteInt64(8);  // ir_version
-            String(o, 2, "EdgeCompile.Benchmarks");            // producer_name
-            Bytes(o, 7, graph);
-            Bytes(o, 8, opset);
-        });
+        var graph = new GraphProto { Name = "dense" };
+        graph.Node.Add(OnnxProtos.Node("MatMul", "gemm", new[] { "x", "W" }, new[] { "y" }));
+        graph.Initializer.Add(OnnxProtos.Floats("W", new long[] { k, n }, w));
+        graph.Input.Add(FloatMatrix("x", "rows", k));
+        graph.Output.Add(FloatMatrix("y", "rows", n));
+        var model = new ModelProto { IrVersion = 8, ProducerName = "EdgeCompile.Benchmarks", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
+        return model.ToByteArray();
     }
 
     /// <summary>ValueInfoProto of a float tensor [<paramref name="rowsParam"/>, <paramref name="columns"/>].</summary>
-    private static byte[] ValueInfo(string name, string rowsParam, int columns)
+    private static ValueInfoProto FloatMatrix(string name, string rowsParam, int columns)
     {
-        byte[] rowsDim = Message(o => String(o, 2, rowsParam));                                        // dim_param
-        byte[] colsDim = Message(o => { o.WriteTag(1, WireFormat.WireType.Varint); o.WriteInt64(columns); });  // dim_value
-        byte[] shape = Message(o => { Bytes(o, 1, rowsDim); Bytes(o, 1, colsDim); });
-        byte[] tensorType = Message(o => { o.WriteTag(1, WireFormat.WireType.Varint); o.WriteInt32(1); Bytes(o, 2, shape); });
-        byte[] type = Message(o => Bytes(o, 1, tensorType));
-        return Message(o => { String(o, 1, name); Bytes(o, 2, type); });
-    }
-
-    private static byte[] Message(Action<CodedOutputStream> write)
-    {
-        using var stream = new MemoryStream();
-        using (var output = new CodedOutputStream(stream, leaveOpen: true)) { write(output); output.Flush(); }
-        return stream.ToArray();
-    }
-
-    private static void String(CodedOutputStream o, int field, string value)
-    {
-        o.WriteTag(field, WireFormat.WireType.LengthDelimited);
-        o.WriteString(value);
-    }
-
-    private static void Bytes(CodedOutputStream o, int field, byte[] value)
-    {
-        o.WriteTag(field, WireFormat.WireType.LengthDelimited);
-        o.WriteBytes(ByteString.CopyFrom(value));
-    }
-
-    private static void Packed(CodedOutputStream o, int field, params long[] values)
-    {
-        byte[] body = Message(p => { foreach (long v in values) p.WriteInt64(v); });
-        Bytes(o, field, body);
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = rowsParam });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = columns });
+        var type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float, Shape = shape } };
+        return new ValueInfoProto { Name = name, Type = type };
     }
 }
