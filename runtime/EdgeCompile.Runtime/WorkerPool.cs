@@ -182,9 +182,9 @@ public sealed unsafe class WorkerPool : IDisposable
                 {
                     Thread.SpinWait(1);
                 }
-                var spinner = new SpinWait();
-                while (Volatile.Read(ref _pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
             }
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref _pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
             _work = null;
             _invoke = null;
             ExceptionDispatchInfo? failure = _failure;
