@@ -163,7 +163,8 @@ public static unsafe partial class Kernels
     /// well only when there are fewer panels than threads. One item per thread, each a contiguous run of whole panels:
     /// with two items per thread (before session 6) a 128-column layer became 4 one-panel items, and each item
     /// repeated the work a call does once per panel range (packing x when N ≥ <see cref="DensePackXMinColumns"/>,
-    /// 3.5× the one-thread PackX samples in a MobileBERT profile) and lost the next-panel W prefetch at its end.
+    /// 3.5× the one-thread PackX samples in a MobileBERT profile on the loaded machine) and lost the next-panel W
+    /// prefetch at its end.
     /// Items are still claimed dynamically: a worker that has not started by the time the caller finishes its own
     /// item leaves its item to the caller too.
     /// </summary>
