@@ -17,7 +17,8 @@ public static class Program
         if (args.Length >= 1 && args[0] == "--gemm-cpu") return GemmCpuTime.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--gemm-wall") return GemmWallTime.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
-        if (args.Length == 4 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]));
+        if (args.Length is 4 or 5 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]), args.Length == 5 ? int.Parse(args[4]) : 1);
+        if (args.Length >= 1 && args[0] == "--threads-ab") return ThreadsAb.Run(args.Skip(1).ToArray());
         if (args.Length >= 1 && args[0] == "--attention-cpu") return AttentionCpuTime.Run(args.Length > 1 ? int.Parse(args[1]) : 15);
         if (args.Length >= 3 && args[0] == "--ort-profile") return OrtProfile.Run(args[1], int.Parse(args[2]), args.Skip(3).FirstOrDefault());
 
@@ -110,13 +111,15 @@ public static class Program
     }
 
     /// <summary>
-    /// <c>--loop &lt;model&gt; fp32|int8|fp32-pruned|int8-pruned &lt;calls&gt;</c>: one generated class of the model
-    /// (the unpruned or pruned FP32/INT8 one; each needs its build switch), <c>calls</c> times at 1 thread after a
-    /// 10-call warm-up, at sequence 128 (DeiT-Small: 197): something to attach a sampling profiler to
-    /// (<c>DOTNET_PerfMapEnabled=1 perf record</c>). Prints the timed calls' mean wall time and the calling thread's
-    /// CPU time per call (the part of the wall time that is not waiting for a core on a loaded machine).
+    /// <c>--loop &lt;model&gt; fp32|int8|fp32-pruned|int8-pruned &lt;calls&gt; [threads]</c>: one generated class of the model
+    /// (the unpruned or pruned FP32/INT8 one; each needs its build switch), <c>calls</c> times on <c>threads</c> threads
+    /// (default 1) after a 10-call warm-up, at sequence 128 (DeiT-Small: 197): something to attach a sampling profiler to
+    /// (<c>DOTNET_PerfMapEnabled=1 perf record</c>) and the two-thread A/B's measurement. Prints the wall time per call
+    /// (mean, median, minimum), the calling thread's CPU time per call (the part of the wall time that is not waiting
+    /// for a core on a loaded machine) and the whole process's (which adds what the pool's worker threads use,
+    /// spinning included).
     /// </summary>
-    private static int Loop(string model, string which, int calls)
+    private static int Loop(string model, string which, int calls, int threads)
     {
         BenchmarkModel m = ModelCatalog.Get(model);
         Func<int, IEdgeModel>? create = which switch
@@ -132,16 +135,29 @@ public static class Program
             Console.Error.WriteLine($"--loop: {model} {which} is not in this build (BenchmarkInt8 / BenchmarkPruned, or the model is missing)");
             return 2;
         }
-        using IEdgeModel edge = create(1);
+        using IEdgeModel edge = create(threads);
         ModelInputs inputs = m.CreateInputs(m.QuantizedSequence, 20261123);
         var logits = new float[m.Labels];
         for (int i = 0; i < 10; i++) edge.Run(inputs, logits);
-        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var wall = new double[calls];
+        TimeSpan processCpuStart = process.TotalProcessorTime;
         double cpuStart = SparseCpuTime.ThreadCpuSeconds();
-        for (int i = 0; i < calls; i++) edge.Run(inputs, logits);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int i = 0; i < calls; i++)
+        {
+            long before = System.Diagnostics.Stopwatch.GetTimestamp();
+            edge.Run(inputs, logits);
+            wall[i] = System.Diagnostics.Stopwatch.GetElapsedTime(before).TotalMilliseconds;
+        }
+        double total = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         double cpu = SparseCpuTime.ThreadCpuSeconds() - cpuStart;
-        Console.WriteLine($"--loop {model} {which}: {calls} calls, {watch.Elapsed.TotalMilliseconds / calls:F1} ms per call "
-            + $"(thread CPU time {cpu * 1000 / calls:F1} ms per call)");
+        process.Refresh();
+        double processCpu = (process.TotalProcessorTime - processCpuStart).TotalMilliseconds;
+        Array.Sort(wall);
+        Console.WriteLine($"--loop {model} {which} threads {threads}: {calls} calls, wall {total / calls:F2} ms per call "
+            + $"(median {wall[calls / 2]:F2}, min {wall[0]:F2}), thread CPU {cpu * 1000 / calls:F2} ms, process CPU {processCpu / calls:F2} ms per call; "
+            + $"logits bits hash {ThreadsAb.Hash(logits):x16}");
         return 0;
     }
 

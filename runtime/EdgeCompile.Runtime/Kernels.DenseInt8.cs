@@ -138,12 +138,9 @@ public static unsafe partial class Kernels
             return;
         }
 
-        // As Dense: split by panels first (each thread streams its own part of W once), rows only when there are
-        // too few panels; about two items per thread, claimed dynamically.
-        int target = threads * 2;
-        int panelGroups = Math.Min(panels, target);
-        int rowTiles = (args.Rows + TKernel.Rows - 1) / TKernel.Rows;
-        int rowGroups = Math.Min(rowTiles, (target + panelGroups - 1) / panelGroups);
+        // As Dense: one item per thread, whole panels first (each thread streams its own part of W once), rows
+        // only when there are too few panels; claimed dynamically.
+        DenseSplit(threads, panels, args.Rows, TKernel.Rows, out int panelGroups, out int rowTiles, out int rowGroups);
         var work = new DenseInt8Work<TShape, TKernel>(args, panels, panelGroups, rowTiles, rowGroups);
         workers!.Run(ref work, panelGroups * rowGroups);
     }

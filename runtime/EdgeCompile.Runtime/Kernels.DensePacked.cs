@@ -160,17 +160,33 @@ public static unsafe partial class Kernels
             return;
         }
 
-        // Split by panels first: each thread then streams its own part of W (the big operand) once, and all
-        // threads share x. Split rows only when there are too few panels to keep every thread busy. About two
-        // items per thread: items are claimed dynamically, so a thread slowed down by another process still
-        // leaves its share to the others.
-        int target = threads * 2;
-        int panelGroups = Math.Min(panels, target);
-        int rowTiles = (args.Rows + TKernel.Rows - 1) / TKernel.Rows;
-        int rowGroups = Math.Min(rowTiles, (target + panelGroups - 1) / panelGroups);
+        DenseSplit(threads, panels, args.Rows, TKernel.Rows, out int panelGroups, out int rowTiles, out int rowGroups);
         var work = new DenseWork<TShape, TKernel, TSource>(args, source, panels, panelGroups, rowTiles, rowGroups);
         workers!.Run(ref work, panelGroups * rowGroups);
     }
+
+    /// <summary>
+    /// How a parallel dense product is cut into items (also <see cref="DenseInt8{TShape}"/>'s): by panels first, so
+    /// that each thread streams its own part of W (the big operand) once and all threads share x; by row tiles as
+    /// well only when there are fewer panels than threads. One item per thread, each a contiguous run of whole panels:
+    /// with two items per thread (before session 6) a 128-column layer became 4 one-panel items, and each item
+    /// repeated the work a call does once per panel range (packing x when N ≥ <see cref="DensePackXMinColumns"/>,
+    /// 3.5× the one-thread PackX samples in a MobileBERT profile on the loaded machine) and lost the next-panel W
+    /// prefetch at its end.
+    /// Items are still claimed dynamically: a worker that has not started by the time the caller finishes its own
+    /// item leaves its item to the caller too.
+    /// </summary>
+    internal static void DenseSplit(int threads, int panels, int rows, int tileRows, out int panelGroups, out int rowTiles, out int rowGroups)
+    {
+        int target = threads * DenseItemsPerThread;
+        panelGroups = Math.Min(panels, target);
+        rowTiles = (rows + tileRows - 1) / tileRows;
+        rowGroups = Math.Min(rowTiles, (target + panelGroups - 1) / panelGroups);
+    }
+
+    /// <summary>Items per thread in <see cref="DenseSplit"/>: 1. Not a setting: the two-thread benchmark (<c>--threads-ab</c>)
+    /// sets it to 2, the split before session 6, to compare both in one process.</summary>
+    internal static int DenseItemsPerThread = 1;
 
     /// <summary>One work item: a range of panels × a range of row tiles.</summary>
     private ref struct DenseWork<TShape, TKernel, TSource>(DenseArgs args, TSource source, int panels, int panelGroups, int rowTiles, int rowGroups) : IParallelWork

@@ -30,7 +30,8 @@ public interface IParallelWork
 /// caller waits only for items that are running, never for a worker that has not woken up yet: if the workers
 /// are asleep the caller simply does all the items itself.
 /// Idle workers spin for <see cref="SpinMicroseconds"/> (a transformer runs its kernels back to back, and waking a
-/// blocked thread costs tens of microseconds), yielding as they spin so that they do not starve the caller on a
+/// blocked thread costs tens of microseconds), without yielding for the first <see cref="BusySpinMicroseconds"/>
+/// (the usual gap between two kernels), then yielding as they spin so that they do not starve the caller on a
 /// machine with fewer free cores than threads, then block until the next job.
 /// </remarks>
 public sealed unsafe class WorkerPool : IDisposable
@@ -40,6 +41,16 @@ public sealed unsafe class WorkerPool : IDisposable
 
     /// <summary>How long an idle worker spins for the next job before it blocks.</summary>
     internal const int SpinMicroseconds = 200;
+
+    /// <summary>
+    /// How long a waiting thread spins without yielding: an idle worker for the next job, the caller for the items
+    /// other threads are finishing. After that the worker yields as it spins, and the caller yields until done.
+    /// </summary>
+    /// <remarks>Not a setting: the two-thread benchmark (<c>--threads-ab</c>) sets it to 0, the behaviour before
+    /// session 6 (yield from the start), to compare both in one process.</remarks>
+    internal static int BusySpinMicroseconds = 30;
+
+    private static long BusySpinTicks => Stopwatch.Frequency * BusySpinMicroseconds / 1_000_000;
 
     private readonly Shared? _shared;
 
@@ -158,7 +169,20 @@ public sealed unsafe class WorkerPool : IDisposable
 
             DoItems(generation);
 
-            // Wait only for items other threads are still running.
+            // Wait only for items other threads are still running: such an item is usually a few to a hundred
+            // microseconds from done, so first spin without giving up the core (a yield on a busy machine can hand
+            // it to another process for a whole time slice, milliseconds, while the item finishes), then yield.
+            long busySpinTicks = BusySpinTicks;
+            if (busySpinTicks > 0 && Volatile.Read(ref _pending) != 0)
+            {
+                long start = Stopwatch.GetTimestamp();
+                int spins = 0;
+                while (Volatile.Read(ref _pending) != 0
+                    && ((++spins & 63) != 0 || Stopwatch.GetTimestamp() - start <= busySpinTicks))
+                {
+                    Thread.SpinWait(1);
+                }
+            }
             var spinner = new SpinWait();
             while (Volatile.Read(ref _pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
             _work = null;
@@ -197,17 +221,26 @@ public sealed unsafe class WorkerPool : IDisposable
             long spinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
             while (true)
             {
-                long start = Stopwatch.GetTimestamp();
+                long start = Stopwatch.GetTimestamp(), busySpinTicks = BusySpinTicks;
                 int spins = 0;
+                bool busy = busySpinTicks > 0;
                 while (Generation(Volatile.Read(ref _claim)) == seen && !_disposed)
                 {
                     // Reading the clock is slow on some VMs (≈ 0.25 µs here), so only every 64th spin.
-                    if ((++spins & 63) == 0 && Stopwatch.GetTimestamp() - start > spinTicks)
+                    if ((++spins & 63) == 0)
                     {
-                        Sleep(seen);
-                        break;
+                        long spent = Stopwatch.GetTimestamp() - start;
+                        if (spent > spinTicks)
+                        {
+                            Sleep(seen);
+                            break;
+                        }
+                        busy = spent <= busySpinTicks;
                     }
-                    if ((spins & 15) == 0) Thread.Yield();  // let another runnable thread have this core
+                    // The gap between two kernels of a model is mostly a few microseconds (a residual add, a norm):
+                    // keep the core for that long, as a yield on a busy machine can lose it for a time slice and
+                    // leave the next job to the caller alone. Past that, let another runnable thread have it.
+                    if (!busy && (spins & 15) == 0) Thread.Yield();
                     else Thread.SpinWait(1);
                 }
                 if (_disposed) return;

@@ -167,6 +167,45 @@ public class DensePackedKernelTests
     public void DenseOnWorkerThreadsMatchesReference(string shape, int rows, int threads)
         => s_shapes[shape](rows, Activation.Gelu, withBias: true, threads);
 
+    /// <summary>
+    /// Splitting across threads changes which thread computes which panels and rows, never the order of any sum:
+    /// the output is bit for bit the one-thread output (checked against the reference by the tests above), whatever
+    /// the split (whole panels per item; rows too when there are fewer panels than threads: K800N40 with 3 threads).
+    /// </summary>
+    [Theory]
+    [InlineData(nameof(K312N1200P32), 128, 2), InlineData(nameof(K312N1200P16), 197, 3), InlineData(nameof(K800N40P16), 128, 2)]
+    [InlineData(nameof(K800N40P32), 197, 3), InlineData(nameof(K800N520P32), 128, 2), InlineData(nameof(K800N520P16), 13, 3)]
+    public void DenseOnWorkerThreadsIsBitIdenticalToOneThread(string shape, int rows, int threads)
+        => s_bitIdentical[shape](rows, threads);
+
+    private static readonly Dictionary<string, Action<int, int>> s_bitIdentical = new()
+    {
+        [nameof(K312N1200P16)] = CheckBitIdentical<K312N1200P16>, [nameof(K312N1200P32)] = CheckBitIdentical<K312N1200P32>,
+        [nameof(K800N40P16)] = CheckBitIdentical<K800N40P16>, [nameof(K800N40P32)] = CheckBitIdentical<K800N40P32>,
+        [nameof(K800N520P16)] = CheckBitIdentical<K800N520P16>, [nameof(K800N520P32)] = CheckBitIdentical<K800N520P32>,
+    };
+
+    private static void CheckBitIdentical<TShape>(int rows, int threads) where TShape : struct, IDenseShape
+    {
+        int k = TShape.K, n = TShape.N;
+        float[] x = Random(rows * k, rows * 7 + k, -1, 1);
+        float[] packed = Pack(Random(k * n, k * 3 + n, -1, 1), k, n, TShape.Panel);
+        float[] bias = Random(n, n + 1, -1, 1);
+        float[] alone = new float[rows * n], split = new float[rows * n];
+        Kernels.Dense<TShape>(x, packed, bias, alone, rows, Activation.Gelu, null);
+        using var pool = new WorkerPool(threads);
+        for (int round = 0; round < 3; round++)  // the worker may take a different item each time
+        {
+            Array.Fill(split, float.NaN);
+            Kernels.Dense<TShape>(x, packed, bias, split, rows, Activation.Gelu, pool);
+            for (int i = 0; i < alone.Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(alone[i]) != BitConverter.SingleToInt32Bits(split[i]))
+                    Assert.Fail($"{typeof(TShape).Name} rows {rows} threads {threads} round {round}: y[{i / n},{i % n}] = {split[i]:R} on {threads} threads, {alone[i]:R} on one");
+            }
+        }
+    }
+
     /// <summary>The x86 micro-kernels reading x in place (the Gemm benchmark's A/B reference) give the same sums: edge
     /// columns, several k blocks and outer k blocks (K = 800), two row blocks (197 rows), on one and two threads.</summary>
     [Theory]

@@ -93,6 +93,51 @@ public class WorkerPoolTests
         }
     }
 
+    /// <summary>Items that run on two threads, each slow enough (2 ms) to outlast any spin: it records its thread.</summary>
+    private ref struct SlowWork(Span<int> done, Span<int> thread) : IParallelWork
+    {
+        private readonly Span<int> _done = done, _thread = thread;
+        public void Execute(int index)
+        {
+            _thread[index] = Environment.CurrentManagedThreadId;
+            Thread.Sleep(2);
+            Volatile.Write(ref _done[index], 1);
+        }
+    }
+
+    /// <summary>
+    /// Run returns only when the items other threads took are finished, however long the caller has to wait (past
+    /// the busy spin into the yielding one), also with the busy spin switched off (the --threads-ab "old" variant).
+    /// </summary>
+    [Theory]
+    [InlineData(30)]
+    [InlineData(0)]
+    public void RunWaitsForTheItemsOfOtherThreads(int busySpinMicroseconds)
+    {
+        int saved = WorkerPool.BusySpinMicroseconds;
+        WorkerPool.BusySpinMicroseconds = busySpinMicroseconds;
+        try
+        {
+            using var pool = new WorkerPool(2);
+            var done = new int[4];
+            var thread = new int[4];
+            int onWorker = 0;
+            for (int job = 0; job < 50; job++)
+            {
+                Array.Clear(done);
+                var work = new SlowWork(done, thread);
+                pool.Run(ref work, done.Length);
+                Assert.All(done, d => Assert.Equal(1, d));
+                foreach (int t in thread) if (t != Environment.CurrentManagedThreadId) onWorker++;
+            }
+            Assert.True(onWorker > 0, "the worker never took an item: the test did not exercise the wait");
+        }
+        finally
+        {
+            WorkerPool.BusySpinMicroseconds = saved;
+        }
+    }
+
     [Fact]
     public void WorkerThreadsTakePart()
     {
