@@ -126,6 +126,42 @@ public sealed class ResidualChannelPruningTests(ITestOutputHelper output)
         Assert.True(narrower >= Layers * 15, $"only {narrower} per-channel initializers narrowed");
     }
 
+    /// <summary>
+    /// A NoNorm γ that is not an initializer of its own but the output of an Identity of one, as the exporter writes
+    /// equal initializers (the all-ones γ of a randomly initialised MobileBERT, the benchmark model): the pruned file
+    /// gets an initializer of that name in place of the Identity and still computes the pruned plan.
+    /// </summary>
+    [Fact]
+    public void A_nonorm_gamma_read_through_an_identity_is_written_as_its_own_initializer()
+    {
+        var dir = Directory.CreateTempSubdirectory("edgecompile-identity-").FullName;
+        try
+        {
+            const string gamma = "layer.0.attention_output.LayerNorm.weight", shared = "shared_gamma";
+            var model = OnnxModelFile.Load(FixturePlan.ModelPath("mobilebert"));
+            var graph = model.Graph;
+            graph.Initializer.Single(t => t.Name == gamma).Name = shared;
+            var identity = new EdgeCompile.Compiler.Onnx.Proto.NodeProto { OpType = "Identity", Name = "identity_of_shared_gamma" };
+            identity.Input.Add(shared);
+            identity.Output.Add(gamma);
+            graph.Node.Insert(0, identity);
+            string edited = Path.Combine(dir, "model.onnx");
+            OnnxModelFile.Save(model, edited);
+
+            using var build = PrunedBuild.Compile("mobilebert", 0.4, calibrated: false, modelPath: edited);
+            var set = FixtureTestSet.Load("mobilebert");
+            var ours = build.InterpretedLogits(set, 64);
+            var reference = PrunedBuild.OnnxRuntimeLogits(build.PrunedOnnx, set, 64);
+            var written = OnnxModelFile.Load(build.PrunedOnnx).Graph;
+            Assert.DoesNotContain(written.Node, n => n.Name == identity.Name);
+            Assert.Equal(24, written.Initializer.Single(t => t.Name == gamma).Dims.Single());
+            double worst = FixturePlan.MaxAbsDifference(ours, reference);
+            output.WriteLine($"γ through an Identity: max |ours − ORT(pruned)| {worst:E2}");
+            Assert.True(worst <= 1e-4, $"{worst:E2}");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Theory]
     [InlineData(QuantizeMode.Int8)]
     [InlineData(QuantizeMode.Mixed)]
