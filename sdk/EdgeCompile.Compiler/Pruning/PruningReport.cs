@@ -102,7 +102,7 @@ public sealed class PruningReport
         if (Mode != PruneMode.Structured) return SparsityReport.ToMarkdown(this);
         var md = new StringBuilder();
         md.AppendLine("## Pruning").AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons{(ConvGroups.Count > 0 ? ", then conv channels" : "")}); {Ranking}.").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons{(ConvGroups.Count > 0 ? ", then conv channels" : "")}{(ResidualGroups.Count > 0 ? ", then residual (NoNorm) channels" : "")}); {Ranking}.").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Parameters {ParametersBefore:N0} → {ParametersAfter:N0}; FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes.").AppendLine();
         if (Attention.Count > 0)
         {
