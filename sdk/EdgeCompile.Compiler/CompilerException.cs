@@ -87,6 +87,11 @@ public static class Codes
     /// kept and its removed rows (odd head sizes).
     /// </summary>
     public const string PrunedInt4BlocksUnwritable = "EC2218";
+    /// <summary>
+    /// The pruned ONNX file cannot be written for a residual channel group (MobileBERT's intra-block stream): a member's
+    /// weight, bias, γ or β is not an ONNX initializer the file can slice.
+    /// </summary>
+    public const string PrunedResidualOnnxUnavailable = "EC2219";
 }
 
 /// <summary>A compile error with its code and, where known, the ONNX node it concerns.</summary>

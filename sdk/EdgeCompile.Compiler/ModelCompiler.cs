@@ -170,9 +170,18 @@ public static class ModelCompiler
         // NM and Unstructured: individual weights of the Dense layers (SparsityPruner).
         if (prune.Enabled && prune.Mode == PruneMode.Structured)
         {
-            var heads = AttentionHeadPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages);
-            pruning = FfnPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages, heads);
-            pruning = ConvChannelPruner.Run(graph, prune, () => LowerWith(null), pruning);
+            // With residual channel groups (MobileBERT) a matrix can lose rows and columns: every dimension then loses
+            // the fraction that removes Prune of the prunable weights in all; other models get Prune itself.
+            var perDimension = prune with { Fraction = ResidualChannelPruner.PerDimensionFraction(graph, prune.Fraction) };
+            var heads = AttentionHeadPruner.Run(graph, perDimension, () => LowerWith(null), request.ModelPath, messages);
+            pruning = FfnPruner.Run(graph, perDimension, () => LowerWith(null), request.ModelPath, messages, heads);
+            pruning = ConvChannelPruner.Run(graph, perDimension, () => LowerWith(null), pruning);
+            pruning = ResidualChannelPruner.Run(graph, perDimension, () => LowerWith(null), pruning);
+            if (perDimension.Fraction != prune.Fraction)
+            {
+                pruning.Report.Fraction = prune.Fraction;
+                pruning.Report.DimensionFraction = perDimension.Fraction;
+            }
         }
         else pruning = prune.Enabled ? SparsityPruner.Run(graph, prune, () => LowerWith(null), request.ModelPath, messages) : null;
         quantization = quantize.Enabled ? QuantizationSetup.Create(quantize, request.ModelPath, messages, LowerWith) : null;

@@ -23,6 +23,14 @@ public static class PrunedOnnxWriter
         foreach (var pruned in initializers)
         {
             int index = graph.Initializer.ToList().FindIndex(t => t.Name == pruned.Name);
+            if (index < 0 && IdentityOfInitializer(graph, pruned.Name) is { } identity)
+            {
+                // The exporter shares equal initializers (MobileBERT's all-ones NoNorm γ at random init) and names the
+                // other uses with Identity nodes: the pruned tensor becomes an initializer of that name instead.
+                graph.Node.Remove(identity);
+                graph.Initializer.Add(OnnxProtos.Floats(pruned.Name, pruned.Dims, pruned.Values));
+                index = graph.Initializer.Count - 1;
+            }
             if (index < 0) throw new CompilerException(Codes.PrunedOnnxUnavailable, $"pruned ONNX file: the model has no initializer '{pruned.Name}' to replace.");
             if (graph.Initializer[index].DataType != OnnxDataType.Float)
                 throw new CompilerException(Codes.PrunedOnnxUnavailable, $"pruned ONNX file: initializer '{pruned.Name}' is not FLOAT.");
@@ -36,4 +44,9 @@ public static class PrunedOnnxWriter
         }
         if (initializers.Count > 0) graph.ValueInfo.Clear();
     }
+
+    /// <summary>An Identity node whose output is <paramref name="name"/> and whose input is a FLOAT initializer, if any.</summary>
+    private static NodeProto? IdentityOfInitializer(GraphProto graph, string name) =>
+        graph.Node.FirstOrDefault(n => n.OpType == "Identity" && n.Output.Count == 1 && n.Output[0] == name && n.Input.Count == 1
+            && graph.Initializer.Any(t => t.Name == n.Input[0] && t.DataType == OnnxDataType.Float));
 }

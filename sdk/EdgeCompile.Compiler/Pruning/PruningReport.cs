@@ -20,12 +20,24 @@ public sealed record PrunedHeads(string Attention, string Output, int Heads, int
 /// </summary>
 public sealed record PrunedChannelGroup(string Producer, string? Depthwise, string Consumer, int Channels, int Kept, double? ErrorDropped, double? ErrorCompensated, bool Compensated);
 
+/// <summary>
+/// One residual channel group's outcome (<see cref="ResidualChannelGroup"/>), named by its first producer. Errors are the
+/// worst relative output error over its consumers on the calibration set (null without one).
+/// </summary>
+public sealed record PrunedResidualGroup(string FirstProducer, int Producers, int ScaleShifts, int Consumers, int Channels, int Kept, double? ErrorDropped, double? ErrorCompensated, bool Compensated);
+
 /// <summary>What pruning did, for the build report (own file, or a section of the quantization report) and one log line.</summary>
 public sealed class PruningReport
 {
     public PruningReport(double fraction) => Fraction = fraction;
 
-    public double Fraction { get; }
+    /// <summary>The Prune asked for: the fraction of the prunable weights removed.</summary>
+    public double Fraction { get; set; }
+    /// <summary>
+    /// The fraction of each dimension (heads, neurons, channels) removed to get there, when it differs from
+    /// <see cref="Fraction"/> (a model with residual channel groups: <see cref="ResidualChannelPruner.PerDimensionFraction"/>).
+    /// </summary>
+    public double? DimensionFraction { get; set; }
     public PruneMode Mode { get; init; } = PruneMode.Structured;
     /// <summary>NM/Unstructured: the pattern and the pruned layers (<see cref="SparsityPruner"/>).</summary>
     public SparsityPattern? Pattern { get; init; }
@@ -33,6 +45,7 @@ public sealed class PruningReport
     public List<PrunedBlock> Blocks { get; } = new();
     public List<PrunedHeads> Attention { get; } = new();
     public List<PrunedChannelGroup> ConvGroups { get; } = new();
+    public List<PrunedResidualGroup> ResidualGroups { get; } = new();
     public int CalibrationSamples { get; set; }
     public long ParametersBefore { get; set; }
     public long ParametersAfter { get; set; }
@@ -52,6 +65,10 @@ public sealed class PruningReport
         ? $"conv channels ranked by E|a_c|·‖W_consumer[:,c]‖₂, a_c the channel the 1×1 consumer reads, over every pixel of the {CalibrationSamples} calibration samples; the consumer refitted by the same least squares"
         : "conv channels ranked by ‖W_producer[c]‖₂ (× ‖W_depthwise[c]‖₂)·‖W_consumer[:,c]‖₂ (no calibration set: no compensation)";
 
+    public string ResidualRanking => CalibrationSamples > 0
+        ? $"channels ranked by Σ_consumers E|a_c|·‖W_consumer[c,:]‖₂, a_c the channel as each consumer reads it on the {CalibrationSamples} calibration samples; each consumer refitted by the same least squares"
+        : "channels ranked by ‖W_producers[:,c]‖₂·rms(γ_c)·‖W_consumers[c,:]‖₂ (no calibration set: no compensation)";
+
     /// <summary>The one build-log line.</summary>
     public string Summary(string className)
     {
@@ -60,6 +77,8 @@ public sealed class PruningReport
         text.Append(CultureInfo.InvariantCulture, $"{className}: pruned {Fraction:0.###} structured, {Blocks.Count} FFN blocks, neurons {Blocks.Sum(b => b.Neurons):N0} → {Blocks.Sum(b => b.Kept):N0}");
         if (ConvGroups.Count > 0)
             text.Append(CultureInfo.InvariantCulture, $", {ConvGroups.Count} conv channel groups, channels {ConvGroups.Sum(g => g.Channels):N0} → {ConvGroups.Sum(g => g.Kept):N0}");
+        if (ResidualGroups.Count > 0)
+            text.Append(CultureInfo.InvariantCulture, $", {ResidualGroups.Count} residual channel groups, channels {ResidualGroups.Sum(g => g.Channels):N0} → {ResidualGroups.Sum(g => g.Kept):N0} ({DimensionFraction:0.###} of each dimension)");
         text.Append(CultureInfo.InvariantCulture, $", parameters {ParametersBefore:N0} → {ParametersAfter:N0}, FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes");
         if (CalibrationSamples > 0)
         {
@@ -83,7 +102,7 @@ public sealed class PruningReport
         if (Mode != PruneMode.Structured) return SparsityReport.ToMarkdown(this);
         var md = new StringBuilder();
         md.AppendLine("## Pruning").AppendLine();
-        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons{(ConvGroups.Count > 0 ? ", then conv channels" : "")}); {Ranking}.").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Prune = {Fraction:0.###}, PruneMode = Structured (attention heads, then FFN neurons{(ConvGroups.Count > 0 ? ", then conv channels" : "")}{(ResidualGroups.Count > 0 ? ", then residual (NoNorm) channels" : "")}); {Ranking}.").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"Parameters {ParametersBefore:N0} → {ParametersAfter:N0}; FP32 weights {Fp32BytesBefore:N0} → {Fp32BytesAfter:N0} bytes.").AppendLine();
         if (Attention.Count > 0)
         {
@@ -109,6 +128,17 @@ public sealed class PruningReport
                 md.AppendLine(CultureInfo.InvariantCulture,
                     $"| `{g.Producer}` | {(g.Depthwise is null ? "—" : $"`{g.Depthwise}`")} | `{g.Consumer}` | {g.Channels} → {g.Kept} | {Number(g.ErrorDropped)} | {(g.Compensated || g.ErrorCompensated is null ? Number(g.ErrorCompensated) : Number(g.ErrorCompensated) + " (not used)")} |");
             md.AppendLine().AppendLine("Errors: relative output error of the 1×1 consumer, over every pixel of the calibration images.");
+        }
+        if (ResidualGroups.Count > 0)
+        {
+            md.AppendLine().AppendLine(CultureInfo.InvariantCulture,
+                $"Residual channel groups (NoNorm streams: producers' columns, γ/β, consumers' rows), {DimensionFraction:0.###} of every dimension removed so that {Fraction:0.###} of the prunable weights are: {ResidualRanking}.").AppendLine();
+            md.AppendLine("| first producer | producers | NoNorms | consumers | channels | worst error, dropped | worst error, compensated |");
+            md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+            foreach (var g in ResidualGroups)
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| `{g.FirstProducer}` | {g.Producers} | {g.ScaleShifts} | {g.Consumers} | {g.Channels} → {g.Kept} | {Number(g.ErrorDropped)} | {Number(g.ErrorCompensated)}{(g.Compensated || g.ErrorCompensated is null ? "" : " (not used)")} |");
+            md.AppendLine().AppendLine("Errors: the worst relative output error of one consumer (pre-activation), over the calibration tokens.");
         }
         return md.ToString();
     }

@@ -32,9 +32,10 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
         var after = AttentionHeads(pruned.Plan);
         Assert.NotEmpty(before);
         Assert.All(before, h => Assert.Equal(Heads, h));
-        // round(4 · (1 − 0.5)) = 2 heads per layer.
+        // round(4 · (1 − 0.5)) = 2 heads per layer (mobilebert: its per-dimension fraction, README "Pruning").
+        int kept = KeptHeads(family, 0.5);
         Assert.Equal(before.Count, after.Count);
-        Assert.All(after, h => Assert.Equal(2, h));
+        Assert.All(after, h => Assert.Equal(kept, h));
 
         // The q/k/v projections lose half their columns and the output projections half their rows: the plan's
         // total Dense work (K·N summed) falls by more than the FFN pruning alone removes.
@@ -44,7 +45,7 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
         long total = denseBefore.Sum(s => s.K * s.N) - denseAfter.Sum(s => s.K * s.N);
         output.WriteLine($"{family}: heads {string.Join(",", before)} → {string.Join(",", after)}; Dense K·N {denseBefore.Sum(s => s.K * s.N):N0} → {denseAfter.Sum(s => s.K * s.N):N0}");
         Assert.True(total > ffnOnly, $"{family}: Dense work fell by {total}, no more than the FFN's {ffnOnly}");
-        Assert.Contains(pruned.Result.Messages, m => m.Message.Contains($"attention layers, heads {before.Count * Heads} → {before.Count * 2}"));
+        Assert.Contains(pruned.Result.Messages, m => m.Message.Contains($"attention layers, heads {before.Count * Heads} → {before.Count * kept}"));
         Assert.DoesNotContain(pruned.Result.Messages, m => m.Code == Codes.AttentionHeadsKept);
     }
 
@@ -93,7 +94,7 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
         output.WriteLine(report);
         output.WriteLine(refit.Result.Messages.Single(m => m.Message.Contains("pruned 0.5 structured")).Message);
         Assert.True(errorRefit < errorDropped, $"compensated {errorRefit} ≥ dropped {errorDropped}");
-        var rows = report.Split('\n').Where(l => l.Contains($"| {Heads} → 2 |")).ToList();
+        var rows = report.Split('\n').Where(l => l.Contains($"| {Heads} → {KeptHeads(family, 0.5)} |")).ToList();
         Assert.Equal(2, rows.Count);
         Assert.DoesNotContain("(not used)", report);
         Assert.Contains("heads ranked by sqrt(E‖o_h·W_o[rows of h]‖²)", report);
@@ -127,6 +128,14 @@ public sealed class HeadPruningTests(ITestOutputHelper output)
     [InlineData(12, 0.375, 8)]
     public void Kept_head_count_is_rounded_half_up_and_at_least_one(int heads, double fraction, int kept) =>
         Assert.Equal(kept, EdgeCompile.Compiler.Pruning.HeadRanking.KeptCount(heads, fraction));
+
+    /// <summary>
+    /// Heads kept per layer: Prune itself is the per-dimension fraction, except for a model with residual channel groups
+    /// (mobilebert), where it is the one that removes Prune of the prunable weights (ResidualChannelPruningTests).
+    /// </summary>
+    private static int KeptHeads(string family, double fraction) =>
+        EdgeCompile.Compiler.Pruning.HeadRanking.KeptCount(Heads,
+            EdgeCompile.Compiler.Pruning.ResidualChannelPruner.PerDimensionFraction(ResidualChannelPruningTests.FusedGraph(family), fraction));
 
     private static List<long> AttentionHeads(Plan plan) =>
         plan.Ops.Where(op => op.Kernel == "Attention").Select(op => long.Parse(op.Parameters.First(p => p.Name == "heads").Value)).ToList();

@@ -57,7 +57,15 @@ public sealed class PrunedQuantizedReferenceTests(ITestOutputHelper output)
         var headPruned = pruned.Where(p => p.Value.Dims.Length == 2 && p.Value.Dims.SequenceEqual(original[p.Key].Dims)
             && !original[p.Key].Values.AsSpan().SequenceEqual(p.Value.Values)).Select(p => p.Key).ToList();
         output.WriteLine($"  head-pruned projections at full size: {headPruned.Count}");
-        Assert.True(headPruned.Count >= 8, $"only {headPruned.Count} head-pruned projections in the pruned file");
+        if (family == "mobilebert")
+        {
+            // Its q|k and output projections also lose intra-block channels (ResidualChannelPruningTests): narrower, not
+            // full size; only v (from the 64-wide layer input) stays full size with the removed heads' columns zero.
+            int narrowed = pruned.Count(p => p.Value.Dims.Length == 2 && original[p.Key].Dims.Length == 2 && p.Value.Dims.SequenceEqual(original[p.Key].Dims) is false);
+            output.WriteLine($"  2-D initializers narrowed: {narrowed}");
+            Assert.True(headPruned.Count >= 2 && narrowed >= 8, $"{headPruned.Count} head-pruned projections at full size, {narrowed} narrowed");
+        }
+        else Assert.True(headPruned.Count >= 8, $"only {headPruned.Count} head-pruned projections in the pruned file");
 
         // In the reference every MatMul weight of the model, pruned ones included, is computed from integers: no FP32 copy.
         var reference = OnnxModelFile.Load(build.QuantizedOnnx).Graph;
