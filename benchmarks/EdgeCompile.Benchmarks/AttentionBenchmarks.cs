@@ -105,6 +105,7 @@ internal static class AttentionCpuTime
                 $"{shape,-22} Baseline best {baseline.Min() * 1e6,8:F1} us median {Median(baseline) * 1e6,8:F1} us | "
                 + $"Current best {current.Min() * 1e6,8:F1} us median {Median(current) * 1e6,8:F1} us | "
                 + $"best/best {current.Min() / baseline.Min():F3}, median per-round ratio {ratios[rounds / 2]:F3}"));
+            Console.WriteLine("  per-round Current / Baseline, sorted: " + string.Join(" ", ratios.Select(x => x.ToString("F3", CultureInfo.InvariantCulture))));
         }
         return 0;
     }

@@ -214,7 +214,10 @@ public static partial class Kernels
             float* yt = st + (nint)seqK * nr;                    // value column r, query c at [r·NR + c]
             PackKeyBlocks(k, kx, mr, keyBlocks);
             PackValueBlocks(v, vx, mr, valueBlocks);
-            for (int i = 0; i < seqQ; i += nr)
+            // A last panel of at most NR/4 queries (DeiT's 197 = 6·32 + 5) would cost as much as a whole one: those
+            // rows go to the 4-row kernel instead, whose own Kᵀ then overwrites the packed K (no longer needed).
+            int rest = seqQ % nr, panelled = seqQ > nr && rest <= nr / 4 ? seqQ - rest : seqQ;
+            for (int i = 0; i < panelled; i += nr)
             {
                 int queries = Math.Min(nr, seqQ - i);
                 PackQueryPanel(q + (nint)i * qRow, qt, queries, nr);
@@ -252,6 +255,12 @@ public static partial class Kernels
                     float* src = yt + qq;
                     for (int c = 0; c < valueDim; c++) dst[c] = src[(nint)c * nr];
                 }
+            }
+            if (panelled < seqQ)
+            {
+                var tail = new AttentionHead(seqQ - panelled, seqK, headDim, valueDim, scale, qRow, kRow, vRow, maskRow, yRow);
+                float* tailMask = mask == null ? region : mask + (nint)panelled * maskRow;
+                tail.Run<TV>(ref q[(nint)panelled * qRow], ref *k, ref *v, ref *tailMask, ref y[(nint)panelled * yRow], ref *region);
             }
         }
 
