@@ -9,9 +9,8 @@ namespace EdgeCompile.Benchmarks;
 /// <summary>
 /// One layer's <see cref="Kernels.Attention"/> call at the shapes of the four benchmark models, exactly as their
 /// generated code makes it (batch 1, 1 thread; q, k and v read in place from the packed QKV projection output with
-/// its row stride, the key-padding mask row shared by every head and query): <c>Current</c> is the runtime's kernel,
-/// <c>Baseline</c> the frozen copy in <see cref="AttentionBaseline"/>, so a kernel change is compared in one run.
-/// Before timing, both must give the same result (max |diff| ≤ 1e-5 relative to the largest output).
+/// its row stride, the key-padding mask row shared by every head and query). For a same-run A/B of a kernel change,
+/// add the old kernel as a second benchmark while measuring (as commits 86dc613 and 6c439f3 did with a frozen copy).
 /// </summary>
 [Config(typeof(BenchConfig))]
 [MemoryDiagnoser]
@@ -23,7 +22,7 @@ public class AttentionKernel
 
     private int heads, headDim, sequence, qkvRow, vRow, vOffset;
     private bool hasMask;
-    private float[] qkv = null!, v = null!, mask = null!, y = null!, scratch = null!, yBaseline = null!;
+    private float[] qkv = null!, v = null!, mask = null!, y = null!, scratch = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -45,15 +44,7 @@ public class AttentionKernel
         v = separateV ? Fill(rng, sequence * hidden, 1f) : qkv;
         mask = hasMask ? new float[sequence] : Array.Empty<float>();
         y = new float[sequence * hidden];
-        yBaseline = new float[sequence * hidden];
         scratch = new float[Kernels.AttentionScratchPerHead(sequence, headDim, headDim)];
-        Current();
-        Array.Copy(y, yBaseline, y.Length);
-        Baseline();
-        float max = 0, diff = 0;
-        for (int i = 0; i < y.Length; i++) { max = Math.Max(max, Math.Abs(y[i])); diff = Math.Max(diff, Math.Abs(y[i] - yBaseline[i])); }
-        if (!(diff <= 1e-5f * Math.Max(max, 1f)))
-            throw new InvalidOperationException($"{Shape}: Current and Baseline attention differ (max |diff| {diff}); not timing a wrong result.");
     }
 
     private static float[] Fill(Random rng, int n, float range)
@@ -67,19 +58,13 @@ public class AttentionKernel
     public void Current() => Kernels.Attention(qkv, qkv, v, mask, y, scratch, 1, heads, sequence, sequence, headDim, headDim,
         1f / MathF.Sqrt(headDim), 0, 0, qkvRow, headDim, heads * headDim, 0, qkvRow, headDim, vOffset, 0, vRow, headDim,
         0, 0, 0, 0, heads * headDim, headDim);
-
-    [Benchmark(Baseline = true)]
-    public void Baseline() => AttentionBaseline.Run(qkv, qkv, v, mask, yBaseline, scratch, 1, heads, sequence, sequence, headDim, headDim,
-        1f / MathF.Sqrt(headDim), 0, 0, qkvRow, headDim, heads * headDim, 0, qkvRow, headDim, vOffset, 0, vRow, headDim,
-        0, 0, 0, 0, heads * headDim, headDim);
 }
 
 /// <summary>
-/// <c>--attention-cpu [rounds]</c>: <see cref="AttentionKernel"/>'s Current and Baseline timed by the calling thread's
-/// CPU time (CLOCK_THREAD_CPUTIME_ID, as <see cref="SparseCpuTime"/>), so that waiting for a core on the shared,
-/// overloaded machine is not counted, and interleaved: each round times Baseline then Current for at least 20 ms of CPU
-/// each, so a slow phase of the machine hits both. Prints per shape the best and the median round of each and the
-/// median of the per-round ratios Current / Baseline. Linux only.
+/// <c>--attention-cpu [rounds]</c>: <see cref="AttentionKernel"/> timed by the calling thread's CPU time
+/// (CLOCK_THREAD_CPUTIME_ID, as <see cref="SparseCpuTime"/>), so that waiting for a core on a shared, overloaded
+/// machine is not counted: rounds of at least 20 ms of CPU each; prints per shape the best and the median round.
+/// Linux only.
 /// </summary>
 internal static class AttentionCpuTime
 {
@@ -92,20 +77,11 @@ internal static class AttentionCpuTime
         {
             var b = new AttentionKernel { Shape = shape };
             b.Setup();
-            var baseline = new double[rounds];
             var current = new double[rounds];
-            for (int i = 0; i < 5; i++) { b.Baseline(); b.Current(); }
-            for (int r = 0; r < rounds; r++)
-            {
-                baseline[r] = PerCall(b.Baseline);
-                current[r] = PerCall(b.Current);
-            }
-            double[] ratios = current.Zip(baseline, (c, a) => c / a).OrderBy(x => x).ToArray();
+            for (int i = 0; i < 5; i++) b.Current();
+            for (int r = 0; r < rounds; r++) current[r] = PerCall(b.Current);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{shape,-22} Baseline best {baseline.Min() * 1e6,8:F1} us median {Median(baseline) * 1e6,8:F1} us | "
-                + $"Current best {current.Min() * 1e6,8:F1} us median {Median(current) * 1e6,8:F1} us | "
-                + $"best/best {current.Min() / baseline.Min():F3}, median per-round ratio {ratios[rounds / 2]:F3}"));
-            Console.WriteLine("  per-round Current / Baseline, sorted: " + string.Join(" ", ratios.Select(x => x.ToString("F3", CultureInfo.InvariantCulture))));
+                $"{shape,-22} best {current.Min() * 1e6,8:F1} us, median {Median(current) * 1e6,8:F1} us per call"));
         }
         return 0;
     }
