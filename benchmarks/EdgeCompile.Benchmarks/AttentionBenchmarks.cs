@@ -10,7 +10,7 @@ namespace EdgeCompile.Benchmarks;
 /// One layer's <see cref="Kernels.Attention"/> call at the shapes of the four benchmark models, exactly as their
 /// generated code makes it (batch 1, 1 thread; q, k and v read in place from the packed QKV projection output with
 /// its row stride, the key-padding mask row shared by every head and query). For a same-run A/B of a kernel change,
-/// add the old kernel as a second benchmark while measuring (as commit 86dc613 did with a frozen copy).
+/// add the old kernel as a second benchmark while measuring (as commits 86dc613 and 6c439f3 did with a frozen copy).
 /// </summary>
 [Config(typeof(BenchConfig))]
 [MemoryDiagnoser]
@@ -44,7 +44,7 @@ public class AttentionKernel
         v = separateV ? Fill(rng, sequence * hidden, 1f) : qkv;
         mask = hasMask ? new float[sequence] : Array.Empty<float>();
         y = new float[sequence * hidden];
-        scratch = new float[Kernels.AttentionScratchPerHead(sequence, headDim)];
+        scratch = new float[Kernels.AttentionScratchPerHead(sequence, headDim, headDim)];
     }
 
     private static float[] Fill(Random rng, int n, float range)

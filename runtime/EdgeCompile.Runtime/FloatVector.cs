@@ -21,6 +21,7 @@ internal interface IFloatVector<TSelf> where TSelf : struct, IFloatVector<TSelf>
     /// <summary><c>a·b + c</c>, fused where the hardware has FMA.</summary>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
     static abstract TSelf Multiply(TSelf a, TSelf b);
+    static abstract TSelf Divide(TSelf a, TSelf b);
     static abstract TSelf Add(TSelf a, TSelf b);
     static abstract TSelf Subtract(TSelf a, TSelf b);
     /// <summary>Lane-wise maximum; a NaN lane propagates.</summary>
@@ -41,6 +42,7 @@ internal readonly struct FloatVector512(Vector512<float> value) : IFloatVector<F
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(FloatVector512 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector512 MultiplyAdd(FloatVector512 a, FloatVector512 b, FloatVector512 c) => new(Vector512.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector512 Multiply(FloatVector512 a, FloatVector512 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector512 Divide(FloatVector512 a, FloatVector512 b) => new(a._v / b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector512 Add(FloatVector512 a, FloatVector512 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector512 Subtract(FloatVector512 a, FloatVector512 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector512 Max(FloatVector512 a, FloatVector512 b) => new(Vector512.Max(a._v, b._v));
@@ -60,6 +62,7 @@ internal readonly struct FloatVector256(Vector256<float> value) : IFloatVector<F
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(FloatVector256 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector256 MultiplyAdd(FloatVector256 a, FloatVector256 b, FloatVector256 c) => new(Vector256.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector256 Multiply(FloatVector256 a, FloatVector256 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector256 Divide(FloatVector256 a, FloatVector256 b) => new(a._v / b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector256 Add(FloatVector256 a, FloatVector256 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector256 Subtract(FloatVector256 a, FloatVector256 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector256 Max(FloatVector256 a, FloatVector256 b) => new(Vector256.Max(a._v, b._v));
@@ -79,6 +82,7 @@ internal readonly struct FloatVector128(Vector128<float> value) : IFloatVector<F
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(FloatVector128 value, ref float destination) => value._v.StoreUnsafe(ref destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector128 MultiplyAdd(FloatVector128 a, FloatVector128 b, FloatVector128 c) => new(Vector128.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector128 Multiply(FloatVector128 a, FloatVector128 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector128 Divide(FloatVector128 a, FloatVector128 b) => new(a._v / b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector128 Add(FloatVector128 a, FloatVector128 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector128 Subtract(FloatVector128 a, FloatVector128 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector128 Max(FloatVector128 a, FloatVector128 b) => new(Vector128.Max(a._v, b._v));
@@ -103,6 +107,7 @@ internal readonly struct FloatVector1(float value) : IFloatVector<FloatVector1>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(FloatVector1 value, ref float destination) => destination = value._v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector1 MultiplyAdd(FloatVector1 a, FloatVector1 b, FloatVector1 c) => new(float.MultiplyAddEstimate(a._v, b._v, c._v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector1 Multiply(FloatVector1 a, FloatVector1 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector1 Divide(FloatVector1 a, FloatVector1 b) => new(a._v / b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector1 Add(FloatVector1 a, FloatVector1 b) => new(a._v + b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector1 Subtract(FloatVector1 a, FloatVector1 b) => new(a._v - b._v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static FloatVector1 Max(FloatVector1 a, FloatVector1 b) => new(MathF.Max(a._v, b._v));

@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EdgeCompile.Runtime;
 
@@ -20,23 +21,32 @@ public static partial class Kernels
 
     /// <summary>
     /// Floats of <c>scores</c> scratch the attention kernel needs to work on one (batch, head) pair:
-    /// <c>(headDim + 4)·⌈seqK/16⌉·16</c> (the head's K transposed, keys padded to 16, and a tile of 4 score rows).
+    /// <c>(seqK + 44)·(headDim + valueDim + 44)</c>. The x86 kernels hold there the head's K and Vᵀ packed in blocks
+    /// of up to 12 rows, and for a panel of up to 32 queries its Qᵀ, Sᵀ and yᵀ; the other kernels use less of it (Kᵀ
+    /// and 4 score rows). A simple polynomial bound rather than the exact sum, so that the compiler can size it symbolically.
     /// </summary>
-    public static int AttentionScratchPerHead(int seqK, int headDim)
+    public static int AttentionScratchPerHead(int seqK, int headDim, int valueDim)
     {
-        Guard.NonNegative(seqK, nameof(seqK)); Guard.NonNegative(headDim, nameof(headDim));
-        return checked((headDim + AttentionRowBlock) * PaddedKeys(seqK));
+        Guard.NonNegative(seqK, nameof(seqK)); Guard.NonNegative(headDim, nameof(headDim)); Guard.NonNegative(valueDim, nameof(valueDim));
+        return checked((seqK + 44) * (headDim + valueDim + 44));
     }
 
     /// <summary>
     /// Floats of <c>scores</c> scratch that let every (batch, head) pair have its own region, so that
-    /// <see cref="Attention"/> can run the pairs on any number of threads: <c>batch·heads·AttentionScratchPerHead(seqK, headDim)</c>.
+    /// <see cref="Attention"/> can run the pairs on any number of threads:
+    /// <c>batch·heads·AttentionScratchPerHead(seqK, headDim, valueDim)</c>.
     /// </summary>
-    public static int AttentionScratchLength(int batch, int heads, int seqK, int headDim)
+    public static int AttentionScratchLength(int batch, int heads, int seqK, int headDim, int valueDim)
     {
         Guard.NonNegative(batch, nameof(batch)); Guard.NonNegative(heads, nameof(heads));
-        return checked(batch * heads * AttentionScratchPerHead(seqK, headDim));
+        return checked(batch * heads * AttentionScratchPerHead(seqK, headDim, valueDim));
     }
+
+    /// <summary>The panel width of the attention products on AVX-512 (the tiles get their k and row stride per call).</summary>
+    private readonly struct AttentionPanels32 : IDenseShape { public static int K => 0; public static int N => 0; public static int Panel => 32; }
+
+    /// <summary>The panel width of the attention products on AVX2.</summary>
+    private readonly struct AttentionPanels16 : IDenseShape { public static int K => 0; public static int N => 0; public static int Panel => 16; }
 
     private static int PaddedKeys(int seqK) => checked(seqK + AttentionKeyPadding - 1) / AttentionKeyPadding * AttentionKeyPadding;
 
@@ -49,7 +59,7 @@ public static partial class Kernels
     /// A row whose scores are all −∞ gives NaN (as the unfused graph does); a finite mask such as −3.4E+38 on every
     /// key gives the mean of the values.
     /// <para>
-    /// <c>scores</c> is scratch of at least <see cref="AttentionScratchPerHead"/><c>(seqK, headDim)</c> floats: one
+    /// <c>scores</c> is scratch of at least <see cref="AttentionScratchPerHead"/><c>(seqK, headDim, valueDim)</c> floats: one
     /// region. With <paramref name="workers"/>, as many (batch, head) pairs as there are regions run at the same
     /// time; <see cref="AttentionScratchLength"/> (<c>batch·heads</c> regions) lets every pair run as its own work
     /// item. <c>y</c> must not overlap q, k, v or <c>scores</c>. Allocates nothing.
@@ -75,7 +85,7 @@ public static partial class Kernels
         CheckAttentionOperand(v.Length, nameof(v), vOffset, batch, vBatchStride, seqK, vRowStride, heads, vHeadStride, valueDim);
         CheckAttentionOperand(y.Length, nameof(y), 0, batch, yBatchStride, seqQ, yRowStride, heads, yHeadStride, valueDim);
         if (!mask.IsEmpty) CheckAttentionOperand(mask.Length, nameof(mask), 0, batch, maskBatchStride, heads, maskHeadStride, seqQ, maskRowStride, seqK);
-        long region = (long)(headDim + AttentionRowBlock) * PaddedKeys(seqK);
+        long region = AttentionScratchPerHead(seqK, headDim, valueDim);
         Guard.AtLeast(scores.Length, region, nameof(scores));
         long pairs = (long)batch * heads;
         if (pairs > int.MaxValue) throw new ArgumentException($"Attention over {pairs} (batch, head) pairs is too large.", nameof(heads));
@@ -112,7 +122,7 @@ public static partial class Kernels
     }
 
     /// <summary>One attention call; item <c>p</c> of <see cref="Parts"/> computes pairs p, p+Parts, ... in scratch region p.</summary>
-    private ref struct AttentionWork : IParallelWork
+    private unsafe ref struct AttentionWork : IParallelWork
     {
         private readonly ReadOnlySpan<float> _q, _k, _v, _mask;
         private readonly Span<float> _y, _scores;
@@ -150,7 +160,19 @@ public static partial class Kernels
                 bool hasMask = !_mask.IsEmpty;
                 ref float m = ref hasMask ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_mask), b * _mBatch + h * _mHead) : ref region;
                 var head = new AttentionHead(_seqQ, _seqK, _headDim, _valueDim, _scale, _qRow, _kRow, _vRow, hasMask ? _mRow : -1, _yRow);
-                if (Vector512.IsHardwareAccelerated) head.Run<FloatVector512>(ref q, ref k, ref v, ref m, ref y, ref region);
+                if (Avx512F.IsSupported || (Avx2.IsSupported && Fma.IsSupported))
+                {
+                    // Every operand was validated by Attention and is pinned for the whole call (the references
+                    // point into the caller's spans, which WorkerPool.Run outlives).
+                    fixed (float* pq = &q, pk = &k, pv = &v, pm = &m, py = &y, pr = &region)
+                    {
+                        if (Avx512F.IsSupported)
+                            head.RunPanels<DenseAvx512<AttentionPanels32, XPacked>, FloatVector512>(pq, pk, pv, hasMask ? pm : null, py, pr);
+                        else
+                            head.RunPanels<DenseAvx2<AttentionPanels16, XPacked>, FloatVector256>(pq, pk, pv, hasMask ? pm : null, py, pr);
+                    }
+                }
+                else if (Vector512.IsHardwareAccelerated) head.Run<FloatVector512>(ref q, ref k, ref v, ref m, ref y, ref region);
                 else if (Vector256.IsHardwareAccelerated) head.Run<FloatVector256>(ref q, ref k, ref v, ref m, ref y, ref region);
                 else if (Vector128.IsHardwareAccelerated) head.Run<FloatVector128>(ref q, ref k, ref v, ref m, ref y, ref region);
                 else head.Run<FloatVector1>(ref q, ref k, ref v, ref m, ref y, ref region);
@@ -165,9 +187,220 @@ public static partial class Kernels
     /// to a tile in scratch, get the mask and the softmax numerator in place, and are multiplied by V 4 rows × 2
     /// vectors of value columns at a time, the softmax denominator applied once at the end.
     /// </summary>
-    private readonly struct AttentionHead(int seqQ, int seqK, int headDim, int valueDim, float scale,
+    private readonly unsafe struct AttentionHead(int seqQ, int seqK, int headDim, int valueDim, float scale,
         int qRow, int kRow, int vRow, int maskRow, int yRow)
     {
+        /// <summary>
+        /// The x86 path: both products through the dense layer's register-tile micro-kernel (<typeparamref name="TKernel"/>:
+        /// MR × NR = 12 × 32 on AVX-512, 6 × 16 on AVX2), which keeps several times more multiply-adds in flight than
+        /// the 4-row tiles of <see cref="Run{TV}"/>. Both products are computed transposed, a panel of NR queries at a
+        /// time: Sᵀ = K·Qᵀ (x = K in blocks of MR keys, W = the panel's Qᵀ) and yᵀ = Vᵀ·Pᵀ (x = Vᵀ in blocks of MR value
+        /// columns, W = Pᵀ). Sᵀ comes out as [key][NR queries], which is already the panel layout the kernel reads as W,
+        /// so the probabilities need no packing, and the softmax runs down the keys with each query in its own lane:
+        /// whole vectors, no horizontal maximum or sum, no key tail. K and Vᵀ are packed once per head, Qᵀ once per
+        /// panel (O(keys·d) against O(keys²·d) multiply-adds); yᵀ is divided by the sums and transposed into y.
+        /// <paramref name="mask"/> is null without a mask. Needs NR = 2·TV.Count ≤ 32.
+        /// </summary>
+        public void RunPanels<TKernel, TV>(float* q, float* k, float* v, float* mask, float* y, float* region)
+            where TKernel : struct, IDenseMicroKernel where TV : struct, IFloatVector<TV>
+        {
+            int nr = TKernel.Columns, mr = TKernel.Rows, w = TV.Count;
+            int keyBlocks = (seqK + mr - 1) / mr, valueBlocks = (valueDim + mr - 1) / mr;
+            // Scratch layout (AttentionScratchPerHead bounds the sum): K | Vᵀ | Qᵀ of a panel | Sᵀ of a panel | yᵀ of a panel.
+            float* kx = region;                                  // block b, dimension d, key r of the block at [b·MR·headDim + d·MR + r]
+            float* vx = kx + (nint)keyBlocks * mr * headDim;     // block b, key j, column r of the block at [b·MR·seqK + j·MR + r]
+            float* qt = vx + (nint)valueBlocks * mr * seqK;      // dimension d, query c at [d·NR + c], times the scale
+            float* st = qt + (nint)headDim * nr;                 // key j, query c at [j·NR + c]
+            float* yt = st + (nint)seqK * nr;                    // value column r, query c at [r·NR + c]
+            PackKeyBlocks(k, kx, mr, keyBlocks);
+            PackValueBlocks(v, vx, mr, valueBlocks);
+            // A last panel of at most NR/4 queries (DeiT's 197 = 6·32 + 5) would cost as much as a whole one: those
+            // rows go to the 4-row kernel instead, whose own Kᵀ then overwrites the packed K (no longer needed).
+            int rest = seqQ % nr, panelled = seqQ > nr && rest <= nr / 4 ? seqQ - rest : seqQ;
+            for (int i = 0; i < panelled; i += nr)
+            {
+                int queries = Math.Min(nr, seqQ - i);
+                PackQueryPanel(q + (nint)i * qRow, qt, queries, nr);
+                // The panel's Qᵀ (headDim × NR) and then its Pᵀ (seqK × NR) stay in L1 while the blocks stream past.
+                for (int b = 0; b < keyBlocks; b++)
+                    TKernel.Tile(Math.Min(mr, seqK - b * mr), kx + (nint)b * mr * headDim, qt, st + (nint)b * mr * nr, nr, headDim, null, false, false);
+                SoftmaxColumns<TV>(st, mask == null ? null : mask + (nint)i * maskRow, queries, nr, out TV inv0, out TV inv1);
+                for (int b = 0; b < valueBlocks; b++)
+                    TKernel.Tile(Math.Min(mr, valueDim - b * mr), vx + (nint)b * mr * seqK, st, yt + (nint)b * mr * nr, nr, seqK, null, false, false);
+                for (int c = 0; c < valueDim; c++)
+                {
+                    float* row = yt + (nint)c * nr;
+                    TV.Store(TV.Multiply(TV.Load(ref row[0]), inv0), ref row[0]);
+                    TV.Store(TV.Multiply(TV.Load(ref row[w]), inv1), ref row[w]);
+                }
+                float* yi = y + (nint)i * yRow;
+                if (valueDim >= 8)
+                {
+                    // Query qq's row of y is column qq of yᵀ: gathers of 8 floats NR apart; a last partial vector
+                    // ends at valueDim (overlapping columns get the same values again).
+                    Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * nr;
+                    for (int qq = 0; qq < queries; qq++)
+                    {
+                        float* dst = yi + (nint)qq * yRow;
+                        float* src = yt + qq;
+                        int c = 0;
+                        for (; c + 8 <= valueDim; c += 8) Avx2.GatherVector256(src + (nint)c * nr, lanes, 4).Store(dst + c);
+                        if (c < valueDim) Avx2.GatherVector256(src + (nint)(valueDim - 8) * nr, lanes, 4).Store(dst + valueDim - 8);
+                    }
+                    continue;
+                }
+                for (int qq = 0; qq < queries; qq++)
+                {
+                    float* dst = yi + (nint)qq * yRow;
+                    float* src = yt + qq;
+                    for (int c = 0; c < valueDim; c++) dst[c] = src[(nint)c * nr];
+                }
+            }
+            if (panelled < seqQ)
+            {
+                var tail = new AttentionHead(seqQ - panelled, seqK, headDim, valueDim, scale, qRow, kRow, vRow, maskRow, yRow);
+                float* tailMask = mask == null ? region : mask + (nint)panelled * maskRow;
+                tail.Run<TV>(ref q[(nint)panelled * qRow], ref *k, ref *v, ref *tailMask, ref y[(nint)panelled * yRow], ref *region);
+            }
+        }
+
+        /// <summary>
+        /// Over Sᵀ (<c>st[j·NR + c]</c>, query c of the panel in lane c): adds the mask, subtracts each query's maximum
+        /// over the keys, exponentiates in place; <paramref name="inv0"/>, <paramref name="inv1"/> get 1 / Σ per query
+        /// (NaN when the maximum is ±∞ or NaN, as a max-subtracted softmax gives). <paramref name="mask"/> is at the
+        /// panel's first query (null without a mask). Queries from <paramref name="queries"/> on are padding.
+        /// </summary>
+        private void SoftmaxColumns<TV>(float* st, float* mask, int queries, int nr, out TV inv0, out TV inv1)
+            where TV : struct, IFloatVector<TV>
+        {
+            int w = TV.Count;
+            if (mask != null && maskRow != 0)
+            {
+                // A mask row per query: added one element at a time (the key-padding mask, one row for every query,
+                // is added as a broadcast below).
+                for (int c = 0; c < queries; c++)
+                {
+                    float* m = mask + (nint)c * maskRow;
+                    for (int j = 0; j < seqK; j++) st[(nint)j * nr + c] += m[j];
+                }
+                mask = null;
+            }
+            // Two maxima and two sums per vector: one chain per vector would wait on the latency of every step.
+            TV ninf = TV.Create(float.NegativeInfinity);
+            TV a0 = ninf, a1 = ninf, b0 = ninf, b1 = ninf;
+            int j2 = 0;
+            if (mask != null)
+            {
+                for (int j = 0; j < seqK; j++)
+                {
+                    float* row = st + (nint)j * nr;
+                    TV m = TV.Create(mask[j]);
+                    TV s0 = TV.Add(TV.Load(ref row[0]), m), s1 = TV.Add(TV.Load(ref row[w]), m);
+                    TV.Store(s0, ref row[0]); TV.Store(s1, ref row[w]);
+                    if ((j & 1) == 0) { a0 = TV.Max(a0, s0); a1 = TV.Max(a1, s1); }
+                    else { b0 = TV.Max(b0, s0); b1 = TV.Max(b1, s1); }
+                }
+            }
+            else
+            {
+                for (; j2 + 2 <= seqK; j2 += 2)
+                {
+                    float* row = st + (nint)j2 * nr;
+                    a0 = TV.Max(a0, TV.Load(ref row[0])); a1 = TV.Max(a1, TV.Load(ref row[w]));
+                    b0 = TV.Max(b0, TV.Load(ref row[nr])); b1 = TV.Max(b1, TV.Load(ref row[nr + w]));
+                }
+                if (j2 < seqK) { float* row = st + (nint)j2 * nr; a0 = TV.Max(a0, TV.Load(ref row[0])); a1 = TV.Max(a1, TV.Load(ref row[w])); }
+            }
+            TV max0 = TV.Max(a0, b0), max1 = TV.Max(a1, b1);
+            a0 = TV.Zero; a1 = TV.Zero; b0 = TV.Zero; b1 = TV.Zero;
+            int jj = 0;
+            for (; jj + 2 <= seqK; jj += 2)
+            {
+                float* row = st + (nint)jj * nr;
+                TV e0 = TV.Exp(TV.Subtract(TV.Load(ref row[0]), max0)), e1 = TV.Exp(TV.Subtract(TV.Load(ref row[w]), max1));
+                TV e2 = TV.Exp(TV.Subtract(TV.Load(ref row[nr]), max0)), e3 = TV.Exp(TV.Subtract(TV.Load(ref row[nr + w]), max1));
+                TV.Store(e0, ref row[0]); TV.Store(e1, ref row[w]); TV.Store(e2, ref row[nr]); TV.Store(e3, ref row[nr + w]);
+                a0 = TV.Add(a0, e0); a1 = TV.Add(a1, e1); b0 = TV.Add(b0, e2); b1 = TV.Add(b1, e3);
+            }
+            if (jj < seqK)
+            {
+                float* row = st + (nint)jj * nr;
+                TV e0 = TV.Exp(TV.Subtract(TV.Load(ref row[0]), max0)), e1 = TV.Exp(TV.Subtract(TV.Load(ref row[w]), max1));
+                TV.Store(e0, ref row[0]); TV.Store(e1, ref row[w]);
+                a0 = TV.Add(a0, e0); a1 = TV.Add(a1, e1);
+            }
+            TV one = TV.Create(1f);
+            inv0 = TV.Divide(one, TV.Add(a0, b0));
+            inv1 = TV.Divide(one, TV.Add(a1, b1));
+        }
+
+        /// <summary>K as the kernel's packed x: key j = b·mr + r, dimension d at <c>kx[b·mr·headDim + d·mr + r]</c>
+        /// (the lanes past seqK in the last block are not read).</summary>
+        private void PackKeyBlocks(float* k, float* kx, int mr, int keyBlocks)
+        {
+            // Dimension d of a block is gathers of 8 keys kRow apart (MR = 12: two, MR = 6: one), stored over the
+            // block's MR lanes and the next dimension's first 4 or 2, which that dimension's stores then overwrite
+            // (after the block's last dimension: the next block's first, or the start of Vᵀ, which is packed
+            // afterwards). Lanes past the block or past seqK read the block's last key again, never past K.
+            Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            for (int b = 0; b < keyBlocks; b++)
+            {
+                Vector256<int> last = Vector256.Create(Math.Min(mr, seqK - b * mr) - 1);
+                Vector256<int> rows0 = Vector256.Min(lanes, last) * kRow;
+                Vector256<int> rows1 = Vector256.Min(lanes + Vector256.Create(8), last) * kRow;
+                float* src = k + (nint)b * mr * kRow;
+                float* dst = kx + (nint)b * mr * headDim;
+                for (int d = 0; d < headDim; d++)
+                {
+                    Avx2.GatherVector256(src + d, rows0, 4).Store(dst + (nint)d * mr);
+                    if (mr > 8) Avx2.GatherVector256(src + d, rows1, 4).Store(dst + (nint)d * mr + 8);
+                }
+            }
+        }
+
+        /// <summary>Vᵀ as the kernel's packed x: column c = b·mr + r, key j at <c>vx[b·mr·seqK + j·mr + r]</c>.</summary>
+        private void PackValueBlocks(float* v, float* vx, int mr, int valueBlocks)
+        {
+            for (int b = 0; b < valueBlocks; b++)
+            {
+                int columns = Math.Min(mr, valueDim - b * mr);
+                float* dst = vx + (nint)b * mr * seqK;
+                for (int j = 0; j < seqK; j++, dst += mr)
+                {
+                    float* src = v + (nint)j * vRow + b * mr;
+                    int c = 0;
+                    for (; c + 8 <= columns; c += 8) Vector256.Store(Vector256.Load(src + c), dst + c);
+                    for (; c + 4 <= columns; c += 4) Vector128.Store(Vector128.Load(src + c), dst + c);
+                    for (; c < columns; c++) dst[c] = src[c];
+                }
+            }
+        }
+
+        /// <summary>Qᵀ of a panel times the scale, as the kernel's W: query c, dimension d at <c>qt[d·nr + c]</c>; the
+        /// queries from <paramref name="queries"/> to nr are 0.</summary>
+        private void PackQueryPanel(float* q, float* qt, int queries, int nr)
+        {
+            if (queries == nr)
+            {
+                // Dimension d of a whole panel: gathers of 8 queries qRow apart.
+                Vector256<int> rows = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * qRow;
+                Vector256<float> vs = Vector256.Create(scale);
+                for (int c = 0; c < nr; c += 8)
+                {
+                    float* src = q + (nint)c * qRow;
+                    for (int d = 0; d < headDim; d++) (Avx2.GatherVector256(src + d, rows, 4) * vs).Store(qt + (nint)d * nr + c);
+                }
+                return;
+            }
+            for (int c = 0; c < nr; c++)
+            {
+                float* src = q + (nint)c * qRow;
+                float* dst = qt + c;
+                if (c < queries) for (int d = 0; d < headDim; d++) dst[(nint)d * nr] = scale * src[d];
+                else for (int d = 0; d < headDim; d++) dst[(nint)d * nr] = 0;
+            }
+        }
+
         public void Run<TV>(ref float q, ref float k, ref float v, ref float mask, ref float y, ref float region)
             where TV : struct, IFloatVector<TV>
         {

@@ -637,9 +637,10 @@ public sealed partial class Lowerer
     private void LowerAttention(Node n)
     {
         var a = FusedOps.ReadAttention(n);
-        // Kernels.AttentionScratchLength: batch·heads·(headDim + 4)·⌈seqK/16⌉·16 floats, every (batch, head) pair its own
-        // region so the pairs can run on any number of threads; ⌈seqK/16⌉·16 ≤ seqK + 15 keeps the size a polynomial.
-        var scores = Temp(ElementType.Float32, new[] { a.Batch * a.Heads * (a.HeadDim + DimExpr.Const(4)) * (a.SeqK + DimExpr.Const(15)) });
+        // Kernels.AttentionScratchLength: batch·heads·(seqK + 44)·(headDim + valueDim + 44) floats, every (batch, head)
+        // pair its own region so the pairs can run on any number of threads.
+        var perHead = (a.SeqK + DimExpr.Const(44)) * (a.HeadDim + a.ValueDim + DimExpr.Const(44));
+        var scores = Temp(ElementType.Float32, new[] { a.Batch * a.Heads * perHead });
         var p = new List<(string, string)>
         {
             P("batch", a.Batch), P("heads", a.Heads), P("seqQ", a.SeqQ), P("seqK", a.SeqK), P("headDim", a.HeadDim), P("valueDim", a.ValueDim), PF("scale", a.Scale),

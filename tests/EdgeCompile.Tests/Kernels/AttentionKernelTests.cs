@@ -63,7 +63,7 @@ public class AttentionKernelTests
         }
         float scale = 1f / MathF.Sqrt(headDim);
         var y = new float[q.Length];
-        var scores = new float[Kernels.AttentionScratchPerHead(seqK, headDim) + 3];
+        var scores = new float[Kernels.AttentionScratchPerHead(seqK, headDim, headDim) + 3];
         Kernels.Attention(q, k, v, mask, y, scores, batch: batch, heads: heads, seqQ: seqQ, seqK: seqK, headDim: headDim, valueDim: headDim, scale: scale,
             qOffset: 0, qBatchStride: ql.Batch, qRowStride: ql.Row, qHeadStride: ql.Head,
             kOffset: 0, kBatchStride: kl.Batch, kRowStride: kl.Row, kHeadStride: kl.Head,
@@ -87,7 +87,7 @@ public class AttentionKernelTests
         (int B, int H, int R) ml = (heads * seq * seq, seq * seq, seq);
         var yl = new Layout(0, heads * seq * headDim, headDim, seq * headDim);
         var y = new float[batch * heads * seq * headDim];
-        var scores = new float[Kernels.AttentionScratchPerHead(seq, headDim)];
+        var scores = new float[Kernels.AttentionScratchPerHead(seq, headDim, headDim)];
         Kernels.Attention(qkv, qkv, qkv, mask, y, scores, batch, heads, seq, seq, headDim, headDim, 0.3f,
             ql.Offset, ql.Batch, ql.Row, ql.Head, kl.Offset, kl.Batch, kl.Row, kl.Head, vl.Offset, vl.Batch, vl.Row, vl.Head,
             ml.B, ml.H, ml.R, yl.Batch, yl.Row, yl.Head);
@@ -104,7 +104,7 @@ public class AttentionKernelTests
         var mask = new float[seq * seq];
         for (int i = 0; i < seq; i++) for (int j = i + 1; j < seq; j++) mask[i * seq + j] = float.NegativeInfinity;
         var y = new float[seq * heads * valueDim];
-        Kernels.Attention(q, k, v, mask, y, new float[Kernels.AttentionScratchPerHead(seq, headDim)], 1, heads, seq, seq, headDim, valueDim, 0.5f,
+        Kernels.Attention(q, k, v, mask, y, new float[Kernels.AttentionScratchPerHead(seq, headDim, valueDim)], 1, heads, seq, seq, headDim, valueDim, 0.5f,
             0, 0, ql.Row, ql.Head, 0, 0, ql.Row, ql.Head, 0, 0, vl.Row, vl.Head, 0, 0, seq, 0, vl.Row, vl.Head);
         Close(Reference(q, k, v, mask, 1, heads, seq, seq, headDim, valueDim, 0.5f, ql, ql, vl, (0, 0, seq), vl, y.Length), y, atol: 2e-6, rtol: 1e-5, what: "Attention causal");
     }
@@ -115,7 +115,7 @@ public class AttentionKernelTests
         int heads = 4, seq = 16, headDim = 16, hidden = heads * headDim;
         float[] q = Random(seq * hidden, 1), k = Random(seq * hidden, 2), v = Random(seq * hidden, 3), mask = new float[seq];
         var y = new float[seq * hidden];
-        var scores = new float[Kernels.AttentionScratchPerHead(seq, headDim)];
+        var scores = new float[Kernels.AttentionScratchPerHead(seq, headDim, headDim)];
         void Run(Span<float> s) => Kernels.Attention(q, k, v, mask, y, s, 1, heads, seq, seq, headDim, headDim, 0.25f,
             0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, 0, 0, hidden, headDim);
         Assert.Equal(0, SteadyStateAllocations.Bytes(() => Run(scores)));
@@ -199,10 +199,10 @@ public class AttentionKernelTests
         float scale = headDim == 0 ? 1f : 1f / MathF.Sqrt(headDim);
         var expected = Reference(q, kv, kv, mask, batch, heads, seqQ, seqK, headDim, valueDim, scale, ql, kl, vl, ml, yl, batch * yl.Batch);
         using var pool = threads > 0 ? new WorkerPool(threads) : null;
-        int full = Kernels.AttentionScratchLength(batch, heads, seqK, headDim);
-        Assert.Equal(batch * heads * (headDim + 4) * ((seqK + 15) / 16 * 16), full);
+        int full = Kernels.AttentionScratchLength(batch, heads, seqK, headDim, valueDim);
+        Assert.Equal(batch * heads * (seqK + 44) * (headDim + valueDim + 44), full);
         // Scratch for every pair, for two pairs at a time, and for one (threads or not, the result is the same).
-        foreach (int scratchLength in new[] { full, 2 * Kernels.AttentionScratchPerHead(seqK, headDim) + 1, Kernels.AttentionScratchPerHead(seqK, headDim) })
+        foreach (int scratchLength in new[] { full, 2 * Kernels.AttentionScratchPerHead(seqK, headDim, valueDim) + 1, Kernels.AttentionScratchPerHead(seqK, headDim, valueDim) })
         {
             var y = new float[batch * yl.Batch];
             var scores = Random(scratchLength, 14);   // scratch content must not matter
@@ -232,7 +232,7 @@ public class AttentionKernelTests
         mask[3 * seqK + 4] = float.NegativeInfinity;
         var y = new float[seqQ * hidden];
         using var pool = threads > 0 ? new WorkerPool(threads) : null;
-        Kernels.Attention(q, k, v, mask, y, new float[Kernels.AttentionScratchLength(1, heads, seqK, headDim)], 1, heads, seqQ, seqK, headDim, headDim, 0.2f,
+        Kernels.Attention(q, k, v, mask, y, new float[Kernels.AttentionScratchLength(1, heads, seqK, headDim, headDim)], 1, heads, seqQ, seqK, headDim, headDim, 0.2f,
             0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, seqK, 0, hidden, headDim, pool);
         var l = new Layout(0, 0, hidden, headDim);
         for (int h = 0; h < heads; h++)
@@ -252,7 +252,7 @@ public class AttentionKernelTests
         int heads = 12, seq = 64, headDim = 26, hidden = heads * headDim;
         float[] q = Random(seq * hidden, 1), k = Random(seq * hidden, 2), v = Random(seq * hidden, 3), mask = new float[seq];
         var y = new float[seq * hidden];
-        var scores = new float[Kernels.AttentionScratchLength(1, heads, seq, headDim)];
+        var scores = new float[Kernels.AttentionScratchLength(1, heads, seq, headDim, headDim)];
         using var pool = new WorkerPool(2);
         Assert.Equal(0, SteadyStateAllocations.Bytes(() => Kernels.Attention(q, k, v, mask, y, scores, 1, heads, seq, seq, headDim, headDim, 0.2f,
             0, 0, hidden, headDim, 0, 0, hidden, headDim, 0, 0, hidden, headDim, seq, 0, 0, 0, hidden, headDim, pool)));
