@@ -113,7 +113,7 @@ public static class AttentionHeadPruner
         }
 
         long removed = layout.Apply(block);
-        Replace(outW, new long[] { keptRows.Length, output }, newOut);
+        PrunedMatrix.Replace(outW, new long[] { keptRows.Length, output }, newOut);
         removed += (long)(heads - keptCount) * valueDim * output;
         // The shrunk weight is no longer its ONNX initializer: the quantized reference writes it back at full size, the
         // removed heads' rows zero (WeightPlacement).
@@ -123,12 +123,6 @@ public static class AttentionHeadPruner
 
         var report = new PrunedHeads(block.Attention.Name, block.Output.Name, heads, keptCount, kept, errorDropped, errorCompensated, compensated);
         return new Outcome(report, removed, initializers);
-    }
-
-    internal static void Replace(Value v, long[] shape, double[] values)
-    {
-        v.Const = ConstTensor.Floats(ElementType.Float32, shape, values);
-        v.Shape = shape.Select(DimExpr.Const).ToArray();
     }
 }
 
@@ -282,7 +276,7 @@ internal sealed class HeadLayout
             for (int r = 0; r < k; r++)
                 for (int i = 0; i < m; i++) values[(long)r * m + i] = old.Real![(long)r * n + columns[i]];
             var origin = WeightOrigins.Of(w);
-            AttentionHeadPruner.Replace(w, new long[] { k, m }, values);
+            PrunedMatrix.Replace(w, new long[] { k, m }, values);
             // No longer its initializers: the quantized reference writes it back at full size, removed heads' columns zero.
             w.SourceInitializer = null;
             w.WeightOrigin = null;
@@ -291,7 +285,7 @@ internal sealed class HeadLayout
             if (b is not null)
             {
                 var bias = b.Const!.Real!;
-                AttentionHeadPruner.Replace(b, new long[] { m }, columns.Select(c => bias[c]).ToArray());
+                PrunedMatrix.Replace(b, new long[] { m }, columns.Select(c => bias[c]).ToArray());
                 b.SourceInitializer = null;
                 b.WeightOrigin = null;
                 removed += n - m;

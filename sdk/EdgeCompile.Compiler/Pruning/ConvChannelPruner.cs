@@ -102,13 +102,13 @@ public static class ConvChannelPruner
         var outgoing = new double[channels];
         for (int c = 0; c < channels; c++)
         {
-            outgoing[c] = RowNorm(down, c, outputs);
+            outgoing[c] = PrunedMatrix.RowNorm(down, c, outputs);
             size[c] = stats is not null ? stats.MeanAbs(c)
-                : RowNorm(producerW.Const.Real!, c, producerFilter) * (depthwiseW is null ? 1 : RowNorm(depthwiseW.Const!.Real!, c, depthwiseFilter));
+                : PrunedMatrix.RowNorm(producerW.Const.Real!, c, producerFilter) * (depthwiseW is null ? 1 : PrunedMatrix.RowNorm(depthwiseW.Const!.Real!, c, depthwiseFilter));
         }
         var kept = NeuronRanking.Keep(NeuronRanking.Importance(size, outgoing), keptCount);
 
-        var dropped = Rows(down, outputs, kept);
+        var dropped = PrunedMatrix.Rows(down, outputs, kept);
         var newDown = dropped;
         double? errorDropped = null, errorCompensated = null;
         bool compensated = false;
@@ -127,21 +127,21 @@ public static class ConvChannelPruner
 
         var producerShape = producerW.Const.Shape.ToArray();
         producerShape[0] = keptCount;
-        Replace(producerW, producerShape, Rows(producerW.Const.Real!, producerFilter, kept));
-        if (producerB is not null) Replace(producerB, new long[] { keptCount }, Rows(producerB.Const!.Real!, 1, kept));
+        PrunedMatrix.Replace(producerW, producerShape, PrunedMatrix.Rows(producerW.Const.Real!, producerFilter, kept));
+        if (producerB is not null) PrunedMatrix.Replace(producerB, new long[] { keptCount }, PrunedMatrix.Rows(producerB.Const!.Real!, 1, kept));
         if (depthwise is not null)
         {
             var depthwiseShape = depthwiseW!.Const!.Shape.ToArray();
             depthwiseShape[0] = keptCount;
-            Replace(depthwiseW, depthwiseShape, Rows(depthwiseW.Const.Real!, depthwiseFilter, kept));
-            if (depthwiseB is not null) Replace(depthwiseB, new long[] { keptCount }, Rows(depthwiseB.Const!.Real!, 1, kept));
+            PrunedMatrix.Replace(depthwiseW, depthwiseShape, PrunedMatrix.Rows(depthwiseW.Const.Real!, depthwiseFilter, kept));
+            if (depthwiseB is not null) PrunedMatrix.Replace(depthwiseB, new long[] { keptCount }, PrunedMatrix.Rows(depthwiseB.Const!.Real!, 1, kept));
             depthwise.Attributes["group"] = new Attr(I: keptCount);
         }
         // Back to the conv frame [Cout, kept, 1, 1].
         var newW = new double[(long)outputs * keptCount];
         for (int o = 0; o < outputs; o++)
             for (int i = 0; i < keptCount; i++) newW[(long)o * keptCount + i] = newDown[(long)i * outputs + o];
-        Replace(consumerW, new long[] { outputs, keptCount, 1, 1 }, newW);
+        PrunedMatrix.Replace(consumerW, new long[] { outputs, keptCount, 1, 1 }, newW);
         foreach (var activations in new[] { producer.Out, depthwise?.Out })
             if (activations is not null)
             {
@@ -156,27 +156,5 @@ public static class ConvChannelPruner
         var report = new PrunedChannelGroup(producer.Name, depthwise?.Name, consumer.Name, channels, keptCount, errorDropped, errorCompensated, compensated);
         var cut = new ConvChannelCut(producer.Name, depthwise?.Name, consumer.Name, kept, compensated ? Array.ConvertAll(newW, v => (float)v) : null);
         return (report, cut, removed);
-    }
-
-    private static double RowNorm(double[] m, int row, int width)
-    {
-        double sum = 0;
-        for (int i = 0; i < width; i++) sum += m[(long)row * width + i] * m[(long)row * width + i];
-        return Math.Sqrt(sum);
-    }
-
-    /// <summary>The rows <paramref name="kept"/> of a row-major matrix with rows <paramref name="width"/> long.</summary>
-    private static double[] Rows(double[] m, int width, int[] kept)
-    {
-        var result = new double[(long)kept.Length * width];
-        for (int i = 0; i < kept.Length; i++) Array.Copy(m, (long)kept[i] * width, result, (long)i * width, width);
-        return result;
-    }
-
-    /// <summary>Gives a constant its pruned values and shape (the value keeps its name and initializer).</summary>
-    private static void Replace(Value v, long[] shape, double[] values)
-    {
-        v.Const = ConstTensor.Floats(ElementType.Float32, shape, values);
-        v.Shape = shape.Select(DimExpr.Const).ToArray();
     }
 }

@@ -135,9 +135,9 @@ public static class FfnPruner
             }
         }
 
-        Replace(upW, new long[] { hidden, keptCount }, newUp);
-        if (upB is not null) Replace(upB, new long[] { keptCount }, newBias!);
-        Replace(downW, new long[] { keptCount, output }, newDown);
+        PrunedMatrix.Replace(upW, new long[] { hidden, keptCount }, newUp);
+        if (upB is not null) PrunedMatrix.Replace(upB, new long[] { keptCount }, newBias!);
+        PrunedMatrix.Replace(downW, new long[] { keptCount, output }, newDown);
         var activations = block.Up.Out.Shape!.ToArray();
         activations[^1] = DimExpr.Const(keptCount);
         block.Up.Out.Shape = activations;
@@ -145,13 +145,6 @@ public static class FfnPruner
         long removed = (long)(f - keptCount) * (hidden + output + (upB is null ? 0 : 1));
         var report = new PrunedBlock(block.Up.Name, block.Down.Name, f, keptCount, errorDropped, errorCompensated, compensated);
         return new BlockOutcome(report, removed, () => OnnxInitializers(block, upW, upB, downW, upOrigin, downOrigin));
-    }
-
-    /// <summary>Gives a constant its pruned values and shape (the value keeps its initializer name: see PrunedOnnxWriter).</summary>
-    private static void Replace(Value v, long[] shape, double[] values)
-    {
-        v.Const = ConstTensor.Floats(ElementType.Float32, shape, values);
-        v.Shape = shape.Select(DimExpr.Const).ToArray();
     }
 
     /// <summary>

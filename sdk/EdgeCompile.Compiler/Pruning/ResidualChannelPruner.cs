@@ -139,7 +139,7 @@ public static class ResidualChannelPruner
             foreach (var consumer in group.Consumers)
             {
                 var w = consumer.In(1).Const!;
-                double row = RowNorm(w.Real!, c, (int)w.Shape[1]);
+                double row = PrunedMatrix.RowNorm(w.Real!, c, (int)w.Shape[1]);
                 if (stats is not null) importance[c] += stats[consumer.Name].MeanAbs(c) * row;
                 else outgoing[c] += row * row;
             }
@@ -163,7 +163,7 @@ public static class ResidualChannelPruner
         {
             var w = consumer.In(1).Const!;
             int n = (int)w.Shape[1];
-            var dropped = Rows(w.Real!, n, kept);
+            var dropped = PrunedMatrix.Rows(w.Real!, n, kept);
             newRows[consumer] = dropped;
             if (stats is null) continue;
             var s = stats[consumer.Name];
@@ -187,9 +187,9 @@ public static class ResidualChannelPruner
         {
             var w = producer.In(1);
             int k = (int)w.Const!.Shape[0];
-            var values = Columns(w.Const.Real!, channels, kept);
+            var values = PrunedMatrix.Columns(w.Const.Real!, channels, kept);
             var placement = Placement(w, group, options.WritesOnnx);
-            AttentionHeadPruner.Replace(w, new long[] { k, keptCount }, values);
+            PrunedMatrix.Replace(w, new long[] { k, keptCount }, values);
             removedParameters += (long)gone * k;
             if (placement is not null)
             {
@@ -217,7 +217,7 @@ public static class ResidualChannelPruner
             var w = consumer.In(1);
             int n = (int)w.Const!.Shape[1];
             var placement = Placement(w, group, options.WritesOnnx);
-            AttentionHeadPruner.Replace(w, new long[] { keptCount, n }, newRows[consumer]);
+            PrunedMatrix.Replace(w, new long[] { keptCount, n }, newRows[consumer]);
             removedParameters += (long)gone * n;
             if (placement is not null)
             {
@@ -276,7 +276,7 @@ public static class ResidualChannelPruner
         var shape = c.Shape.ToArray();
         shape[^1] = kept.Length;
         var values = kept.Select(i => c.Real![i]).ToArray();
-        AttentionHeadPruner.Replace(v, shape, values);
+        PrunedMatrix.Replace(v, shape, values);
         if (!writesOnnx) return;
         // A constant without an initializer of its own may still be the output of an Identity of a shared initializer
         // under its own name (PrunedOnnxWriter writes it as an initializer then; anything else is EC2204 there).
@@ -289,29 +289,6 @@ public static class ResidualChannelPruner
         var shape = v.Shape!.ToArray();
         shape[^1] = DimExpr.Const(kept);
         v.Shape = shape;
-    }
-
-    private static double RowNorm(double[] m, int row, int width)
-    {
-        double sum = 0;
-        for (int i = 0; i < width; i++) sum += m[(long)row * width + i] * m[(long)row * width + i];
-        return Math.Sqrt(sum);
-    }
-
-    private static double[] Rows(double[] m, int width, int[] kept)
-    {
-        var result = new double[(long)kept.Length * width];
-        for (int i = 0; i < kept.Length; i++) Array.Copy(m, (long)kept[i] * width, result, (long)i * width, width);
-        return result;
-    }
-
-    private static double[] Columns(double[] m, int width, int[] kept)
-    {
-        int rows = m.Length / width;
-        var result = new double[(long)rows * kept.Length];
-        for (int r = 0; r < rows; r++)
-            for (int i = 0; i < kept.Length; i++) result[(long)r * kept.Length + i] = m[(long)r * width + kept[i]];
-        return result;
     }
 
     private static CompilerException Unavailable(ResidualChannelGroup group, string why) =>
