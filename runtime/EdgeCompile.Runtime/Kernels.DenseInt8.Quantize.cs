@@ -1,6 +1,6 @@
 using System;
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EdgeCompile.Runtime;
 
@@ -16,10 +16,12 @@ public static unsafe partial class Kernels
     /// <paramref name="kq"/> elements of <paramref name="format"/>, zero past k) and writes each row's scale s_x.
     /// Dynamic (<paramref name="inputScale"/> = 0): <c>m = max(max|x_r|, 1e-30)</c>, <c>inv = 127/m</c>,
     /// <c>s_x = m/127</c>; static: <c>inv = 1/inputScale</c>, <c>s_x = inputScale</c>. Then
-    /// <c>q = clamp(round_half_even(x·inv), −127, 127)</c>.
-    /// Runs on the calling thread, once per call before the product (not per row block or per thread): it is
-    /// rows·K elements against the product's rows·K·N multiply-adds, about 1/N of the work (well under 1 % of a
-    /// 768-wide layer), so splitting it across the pool would not pay for the extra hand-off.
+    /// <c>q = clamp(round_half_even(x·inv), −127, 127)</c>. A row with a NaN or an infinity gets s_x = NaN, so all of
+    /// its outputs are NaN in either mode (its q values are then meaningless, and are whatever the path computes).
+    /// Runs on the calling thread, once per call before the product (not per row block or per thread). It is rows·K
+    /// elements against the product's rows·K·N multiply-adds, but an element costs more than a multiply-add (vpdpbusd
+    /// does 32 of those per instruction), so at MobileBERT's narrow layers (N = 96..512) the quantization took a
+    /// quarter of the INT8 time before it got the x86 paths below.
     /// </summary>
     private static void QuantizeActivations(float* x, int rows, int k, int kq, float inputScale, Int8ActivationFormat format,
         byte* xq, float* rowScale)
@@ -28,8 +30,15 @@ public static unsafe partial class Kernels
         for (int r = 0; r < rows; r++)
         {
             float* xr = x + (nint)r * k;
+            // The largest magnitude, also for a static scale: it is how a NaN or an infinity in the row is found.
+            float m = MaxMagnitudeOrNaN(xr, k);
             float inv, scale;
-            if (inputScale > 0f)
+            if (!float.IsFinite(m))
+            {
+                inv = 0f;
+                scale = float.NaN;
+            }
+            else if (inputScale > 0f)
             {
                 inv = 1f / inputScale;
                 scale = inputScale;
@@ -37,20 +46,138 @@ public static unsafe partial class Kernels
             else
             {
                 // The floor 1e-30 keeps inv = 127/m finite (a zero row quantizes to zeros, not NaN).
-                float m = k == 0 ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(xr, k)));
                 m = MathF.Max(m, 1e-30f);
                 inv = 127f / m;
                 scale = m / 127f;
             }
             rowScale[r] = scale;
-            QuantizeRow(xr, k, kq, inv, format, xq + r * lda);
+            byte* dst = xq + r * lda;
+            int done = Avx512BW.IsSupported && Vector512.IsHardwareAccelerated ? QuantizeRowAvx512(xr, k, inv, format, dst)
+                : Avx2.IsSupported ? QuantizeRowAvx2(xr, k, inv, format, dst)
+                : 0;
+            QuantizeRowTail(xr, done, k, kq, inv, format, dst);
         }
     }
 
-    /// <summary>One row: 16 activations per step with Vector128 (any SIMD), the tail and the zero padding up to kq scalar.</summary>
-    private static void QuantizeRow(float* x, int k, int kq, float inv, Int8ActivationFormat format, byte* dst)
+    /// <summary>
+    /// <c>max_i |x[i]|</c>, or NaN when some x[i] is NaN. For a non-negative float the IEEE bit pattern, read as an
+    /// int32, orders as the value does, and every NaN's pattern (with the sign cleared) lies above +∞'s: so an integer
+    /// max of the magnitudes' bits is both the largest magnitude and the NaN check, one vpmaxsd per vector. The last
+    /// vector may overlap the one before it (a max does not mind seeing an element twice), so there is no scalar tail
+    /// unless the row is shorter than a vector.
+    /// </summary>
+    internal static float MaxMagnitudeOrNaN(float* x, int k)
     {
-        int i = 0;
+        int i = 0, best = 0;
+        if (Vector512.IsHardwareAccelerated && k >= Vector512<int>.Count)
+        {
+            var mask = Vector512.Create(int.MaxValue);
+            Vector512<int> acc = Vector512<int>.Zero;
+            for (; i <= k - Vector512<int>.Count; i += Vector512<int>.Count) acc = Vector512.Max(acc, Vector512.Load((int*)x + i) & mask);
+            if (i < k) acc = Vector512.Max(acc, Vector512.Load((int*)x + k - Vector512<int>.Count) & mask);
+            Vector256<int> half = Vector256.Max(acc.GetLower(), acc.GetUpper());
+            best = HorizontalMax(Vector128.Max(half.GetLower(), half.GetUpper()));
+            i = k;
+        }
+        else if (Vector256.IsHardwareAccelerated && k >= Vector256<int>.Count)
+        {
+            var mask = Vector256.Create(int.MaxValue);
+            Vector256<int> acc = Vector256<int>.Zero;
+            for (; i <= k - Vector256<int>.Count; i += Vector256<int>.Count) acc = Vector256.Max(acc, Vector256.Load((int*)x + i) & mask);
+            if (i < k) acc = Vector256.Max(acc, Vector256.Load((int*)x + k - Vector256<int>.Count) & mask);
+            best = HorizontalMax(Vector128.Max(acc.GetLower(), acc.GetUpper()));
+            i = k;
+        }
+        else if (Vector128.IsHardwareAccelerated && k >= Vector128<int>.Count)
+        {
+            var mask = Vector128.Create(int.MaxValue);
+            Vector128<int> acc = Vector128<int>.Zero;
+            for (; i <= k - Vector128<int>.Count; i += Vector128<int>.Count) acc = Vector128.Max(acc, Vector128.Load((int*)x + i) & mask);
+            if (i < k) acc = Vector128.Max(acc, Vector128.Load((int*)x + k - Vector128<int>.Count) & mask);
+            best = HorizontalMax(acc);
+            i = k;
+        }
+        for (; i < k; i++) best = Math.Max(best, ((int*)x)[i] & int.MaxValue);
+        return BitConverter.Int32BitsToSingle(best);
+
+        static int HorizontalMax(Vector128<int> v) => Math.Max(Math.Max(v.GetElement(0), v.GetElement(1)), Math.Max(v.GetElement(2), v.GetElement(3)));
+    }
+
+    /// <summary>
+    /// AVX-512: 16 activations per step. vcvtps2dq rounds with the default rounding mode, round half to even, so it is
+    /// the contract's rounding with the conversion in one instruction; the clamp to ±127 comes first, in float, so
+    /// nothing can overflow the conversion; vpmovdb / vpmovdw narrow the (in-range) int32s. The last step overlaps the
+    /// one before it and writes the same values again. Returns how many elements it did (0 or k).
+    /// </summary>
+    internal static int QuantizeRowAvx512(float* x, int k, float inv, Int8ActivationFormat format, byte* dst)
+    {
+        if (k < Vector512<float>.Count) return 0;
+        var vinv = Vector512.Create(inv);
+        for (int i = 0; ; i += Vector512<float>.Count)
+        {
+            if (i > k - Vector512<float>.Count)
+            {
+                if (i == k) return k;
+                i = k - Vector512<float>.Count;
+            }
+            Vector512<float> v = Vector512.ClampNative(Vector512.Load(x + i) * vinv, Vector512.Create(-127f), Vector512.Create(127f));
+            Vector512<int> q = Avx512F.ConvertToVector512Int32(v);
+            switch (format)
+            {
+                case Int8ActivationFormat.Int16: Avx512F.ConvertToVector256Int16(q).Store((short*)dst + i); break;
+                case Int8ActivationFormat.SByte: Avx512F.ConvertToVector128SByte(q).Store((sbyte*)dst + i); break;
+                // q + 128 in [1, 255], narrowed by truncation.
+                default: Avx512F.ConvertToVector128Byte(q + Vector512.Create(128)).Store(dst + i); break;
+            }
+            if (i == k - Vector512<float>.Count) return k;
+        }
+    }
+
+    /// <summary>
+    /// AVX2: 32 activations per step, as the AVX-512 path (clamp in float, vcvtps2dq), narrowed with the saturating packs
+    /// (which work within 128-bit lanes, so a permute puts the elements back in order). Returns how many it did.
+    /// </summary>
+    internal static int QuantizeRowAvx2(float* x, int k, float inv, Int8ActivationFormat format, byte* dst)
+    {
+        if (k < 32) return 0;
+        var vinv = Vector256.Create(inv);
+        var order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
+        for (int i = 0; ; i += 32)
+        {
+            if (i > k - 32)
+            {
+                if (i == k) return k;
+                i = k - 32;
+            }
+            Vector256<short> q01 = Avx2.PackSignedSaturate(Convert(x + i, vinv), Convert(x + i + 8, vinv));
+            Vector256<short> q23 = Avx2.PackSignedSaturate(Convert(x + i + 16, vinv), Convert(x + i + 24, vinv));
+            if (format == Int8ActivationFormat.Int16)
+            {
+                // Lanes hold [0-3 8-11 | 4-7 12-15]: swapping the middle quarters restores the order.
+                Avx2.Permute4x64(q01.AsInt64(), 0b11_01_10_00).AsInt16().Store((short*)dst + i);
+                Avx2.Permute4x64(q23.AsInt64(), 0b11_01_10_00).AsInt16().Store((short*)dst + i + 16);
+            }
+            else
+            {
+                // Bytes hold groups of four in the order 0 2 4 6 1 3 5 7 (×4 elements): one dword permute undoes it.
+                Vector256<sbyte> q = Avx2.PermuteVar8x32(Avx2.PackSignedSaturate(q01, q23).AsInt32(), order).AsSByte();
+                if (format == Int8ActivationFormat.SByte) q.Store((sbyte*)dst + i);
+                else (q.AsByte() + Vector256.Create((byte)128)).Store(dst + i);
+            }
+            if (i == k - 32) return k;
+        }
+
+        static Vector256<int> Convert(float* x, Vector256<float> inv) =>
+            Avx.ConvertToVector256Int32(Vector256.ClampNative(Vector256.Load(x) * inv, Vector256.Create(-127f), Vector256.Create(127f)));
+    }
+
+    /// <summary>
+    /// Elements <paramref name="from"/>..k: 16 per step with Vector128 (any SIMD: ARM, and x64 rows shorter than a
+    /// vector), the rest scalar; then the zero padding up to kq.
+    /// </summary>
+    internal static void QuantizeRowTail(float* x, int from, int k, int kq, float inv, Int8ActivationFormat format, byte* dst)
+    {
+        int i = from;
         if (Vector128.IsHardwareAccelerated)
         {
             var vinv = Vector128.Create(inv);

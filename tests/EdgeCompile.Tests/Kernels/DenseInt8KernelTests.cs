@@ -405,6 +405,131 @@ public class DenseInt8KernelTests
         Call(x, w, wScale, sums, null, y, new byte[400]);  // an empty bias and a larger scratch are fine
     }
 
+    public static IEnumerable<object[]> QuantizerCases()
+    {
+        var paths = new List<string> { "Vector128" };
+        if (Avx2.IsSupported) paths.Add("Avx2");
+        if (Avx512BW.IsSupported && Vector512.IsHardwareAccelerated) paths.Add("Avx512");
+        foreach (string path in paths)
+            foreach (int format in new[] { 0, 1, 2 })
+                foreach (int k in new[] { 1, 3, 15, 16, 17, 31, 32, 33, 47, 64, 100, 312, 768 })
+                    foreach (bool staticScale in new[] { false, true })
+                        yield return new object[] { path, format, k, staticScale };
+    }
+
+    /// <summary>
+    /// Each row quantizer (the x86 ones cover whole rows with an overlapping last vector, the Vector128/scalar one does
+    /// the rest and the padding) against the contract written out in the test: every q, the zero padding up to Kq, and
+    /// nothing written past it. A static scale that clamps part of the row, and exact ties (x·inv = n + 0.5).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(QuantizerCases))]
+    public unsafe void QuantizeRowPathsFollowTheContract(string path, int format, int k, bool staticScale)
+    {
+        var fmt = (Int8ActivationFormat)format;
+        int bytes = fmt == Int8ActivationFormat.Int16 ? 2 : 1, kq = (k + 3) / 4 * 4;
+        var rng = new Random(k * 131 + format * 7 + (staticScale ? 1 : 0));
+        var x = new float[k];
+        for (int i = 0; i < k; i++) x[i] = i % 5 == 0 ? (i % 20 - 9.5f) * 0.25f : (float)(6 * rng.NextDouble() - 3);
+        float m = 0;
+        foreach (float v in x) m = Math.Max(m, Math.Abs(v));
+        // Static: inv 4 keeps most of x·inv within ±12, the ties (±0.125·(2n+1)·4) land on n + 0.5, every 7th element is
+        // made 20× larger so that it clamps. Dynamic: the contract's 127/max|x|.
+        if (staticScale) for (int i = 0; i < k; i += 7) x[i] *= 20f;
+        float inv = staticScale ? 4f : 127f / m;
+        var dst = new byte[kq * bytes + 64];
+        Array.Fill(dst, (byte)0xCD);
+        fixed (float* px = x)
+        fixed (byte* pd = dst)
+        {
+            int done = path switch
+            {
+                "Avx512" => Kernels.QuantizeRowAvx512(px, k, inv, fmt, pd),
+                "Avx2" => Kernels.QuantizeRowAvx2(px, k, inv, fmt, pd),
+                _ => 0,
+            };
+            Assert.True(done == 0 || done == k, $"{path} did {done} of {k}");
+            Kernels.QuantizeRowTail(px, done, k, kq, inv, fmt, pd);
+        }
+        for (int i = 0; i < kq; i++)
+        {
+            int expected = i < k ? (int)Math.Clamp(MathF.Round(x[i] * inv, MidpointRounding.ToEven), -127f, 127f) : 0;
+            int actual = fmt switch
+            {
+                Int8ActivationFormat.Int16 => BitConverter.ToInt16(dst, 2 * i),
+                Int8ActivationFormat.SByte => (sbyte)dst[i],
+                _ => dst[i] - 128,
+            };
+            if (actual != expected) Assert.Fail($"{path} {fmt} k {k} static {staticScale}: q[{i}] = {actual}, expected {expected} (x·inv = {x[i] * inv:R})");
+        }
+        for (int i = kq * bytes; i < dst.Length; i++) Assert.Equal(0xCD, dst[i]);
+    }
+
+    [Theory]
+    [InlineData(0)] [InlineData(1)] [InlineData(7)] [InlineData(15)] [InlineData(16)] [InlineData(17)] [InlineData(33)] [InlineData(100)]
+    public unsafe void MaxMagnitudeFindsTheLargestMagnitudeOrNaN(int k)
+    {
+        var rng = new Random(k);
+        var x = new float[k];
+        for (int i = 0; i < k; i++) x[i] = (float)(2 * rng.NextDouble() - 1) * (i % 3 + 1);
+        float expected = 0;
+        foreach (float v in x) expected = Math.Max(expected, Math.Abs(v));
+        fixed (float* px = x) Assert.Equal(expected, Kernels.MaxMagnitudeOrNaN(px, k));
+        for (int at = 0; at < k; at++)
+        {
+            foreach (float special in new[] { float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity, -1e30f })
+            {
+                var y = (float[])x.Clone();
+                y[at] = special;
+                float m;
+                fixed (float* py = y) m = Kernels.MaxMagnitudeOrNaN(py, k);
+                if (float.IsNaN(special)) Assert.True(float.IsNaN(m), $"k {k}: NaN at {at} gave {m}");
+                else Assert.Equal(Math.Abs(special), m);
+            }
+        }
+    }
+
+    public static IEnumerable<object[]> PathsAndScaleModes()
+    {
+        foreach (string path in Paths())
+            foreach (bool staticScale in new[] { false, true })
+                yield return new object[] { path, staticScale };
+    }
+
+    /// <summary>A row with a NaN or an infinity gives NaN outputs in that row only (docs/quantization.md), in both scale modes.</summary>
+    [Theory]
+    [MemberData(nameof(PathsAndScaleModes))]
+    public void DenseInt8GivesNaNRowsForNonFiniteActivations(string path, bool staticScale)
+    {
+        const int rows = 7;
+        int k = Q8K100N16P16.K, n = Q8K100N16P16.N;
+        (float[] x, sbyte[] q, float[] wScale) = Inputs(rows, k, n, Int8Input.Random);
+        x[1 * k + 3] = float.NaN;
+        x[3 * k + 99] = float.PositiveInfinity;
+        x[5 * k + 50] = float.NegativeInfinity;
+        float inputScale = staticScale ? 0.02f : 0f;
+        var y = new float[rows * n];
+        Path<Q8K100N16P16>(path)(x, Pack(q, k, n, Q8K100N16P16.Panel), wScale, Array.Empty<int>(), Array.Empty<float>(), y,
+            new byte[Kernels.DenseInt8ScratchBytes(rows, k)], rows, inputScale, Activation.None, null);
+        for (int r = 0; r < rows; r++)
+        {
+            if (r is 1 or 3 or 5)
+            {
+                for (int j = 0; j < n; j++)
+                    Assert.True(float.IsNaN(y[r * n + j]), $"{path} static {staticScale}: y[{r},{j}] = {y[r * n + j]} for a non-finite row");
+                continue;
+            }
+            int[] qx = QuantizeRow(x.AsSpan(r * k, k), inputScale, out float sx);
+            for (int j = 0; j < n; j++)
+            {
+                long acc = 0;
+                for (int i = 0; i < k; i++) acc += (long)qx[i] * q[i * n + j];
+                double expected = acc * (double)(sx * wScale[j]), actual = y[r * n + j];
+                Assert.True(Math.Abs(actual - expected) <= 1e-6 * Math.Abs(expected) + 1e-30, $"{path}: y[{r},{j}] = {actual:R}, expected {expected:R}");
+            }
+        }
+    }
+
     [Fact]
     public void DenseInt8AllocatesNothing()
     {
