@@ -62,6 +62,32 @@ public static partial class Kernels
     /// <summary>A rest of at most this many queries after the last whole panel goes to the 4-row kernel (x86).</summary>
     internal static int AttentionRowKernelMaxRest = 0;
 
+    /// <summary>
+    /// Stores the 8 × 8 block whose rows are <paramref name="r0"/> .. <paramref name="r7"/> transposed: column i (element i
+    /// of every row) at <c>dst + i·stride</c>, for i &lt; <paramref name="count"/>, in increasing i. In registers: pairs
+    /// of rows interleaved, then pairs of pairs, then the 128-bit halves exchanged (24 shuffles for 8 loads and 8
+    /// stores, where gathering the 8 columns takes 64 loads).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreTransposed8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, nint stride, int count)
+    {
+        // t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], t1 the same for elements 2, 3 | 6, 7; t2, t3 for r2, r3 ...
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        // u0 = element 0 of rows 0-3 | element 4 of rows 0-3; u1 elements 1 | 5, u2 2 | 6, u3 3 | 7; u4-u7 for rows 4-7.
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        if (count > 1) Avx.Permute2x128(u1, u5, 0x20).Store(dst + stride);
+        if (count > 2) Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * stride);
+        if (count > 3) Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * stride);
+        if (count > 4) Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * stride);
+        if (count > 5) Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * stride);
+        if (count > 6) Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * stride);
+        if (count > 7) Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * stride);
+    }
+
     private static int PaddedKeys(int seqK) => checked(seqK + AttentionKeyPadding - 1) / AttentionKeyPadding * AttentionKeyPadding;
 
     /// <summary>
@@ -296,16 +322,17 @@ public static partial class Kernels
             float* yi = y + (nint)i * yRow;
             if (valueDim >= 8)
             {
-                // Query qq's row of y is column qq of yᵀ: gathers of 8 floats NR apart; a last partial vector
-                // ends at valueDim (overlapping columns get the same values again).
-                Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * nr;
-                for (int qq = 0; qq < queries; qq++)
+                // Query qq's row of y is column qq of yᵀ: blocks of 8 columns × 8 queries transposed in registers (the
+                // queries past the last are read, not stored; a last block of columns ends at valueDim, overlapping:
+                // those columns get the same values again).
+                for (int qq = 0; qq < queries; qq += 8)
+                for (int c0 = 0; c0 < valueDim; c0 += 8)
                 {
-                    float* dst = yi + (nint)qq * yRow;
-                    float* src = yt + qq;
-                    int c = 0;
-                    for (; c + 8 <= valueDim; c += 8) Avx2.GatherVector256(src + (nint)c * nr, lanes, 4).Store(dst + c);
-                    if (c < valueDim) Avx2.GatherVector256(src + (nint)(valueDim - 8) * nr, lanes, 4).Store(dst + valueDim - 8);
+                    int c = Math.Min(c0, valueDim - 8);
+                    float* src = yt + (nint)c * nr + qq;
+                    StoreTransposed8x8(Vector256.Load(src), Vector256.Load(src + nr), Vector256.Load(src + 2 * nr), Vector256.Load(src + 3 * nr),
+                        Vector256.Load(src + 4 * nr), Vector256.Load(src + 5 * nr), Vector256.Load(src + 6 * nr), Vector256.Load(src + 7 * nr),
+                        yi + (nint)qq * yRow + c, yRow, Math.Min(8, queries - qq));
                 }
                 return;
             }
@@ -415,6 +442,29 @@ public static partial class Kernels
             // block's MR lanes and the next dimension's first 4 or 2, which that dimension's stores then overwrite
             // (after the block's last dimension: the next block's first, or the start of Vᵀ, which is packed
             // afterwards). Lanes past the block or past seqK read the block's last key again, never past K.
+            if (headDim >= 8)
+            {
+                // The same layout from blocks of 8 keys × 8 dimensions transposed in registers: keys 0-7 of the block
+                // to lanes 0-7 and, for MR = 12, keys 4-11 to lanes 4-11 (lanes 4-7 twice, with the same values). A
+                // last block of dimensions ends at headDim, overlapping: stored again in the same order, so every
+                // spill into the next dimension is still overwritten by that dimension's own store afterwards.
+                for (int b = 0; b < keyBlocks; b++)
+                {
+                    int last = Math.Min(mr, seqK - b * mr) - 1;
+                    float* src = k + (nint)b * mr * kRow;
+                    float* dst = kx + (nint)b * mr * headDim;
+                    for (int d0 = 0; d0 < headDim; d0 += 8)
+                    {
+                        int d = Math.Min(d0, headDim - 8);
+                        StoreTransposed8x8(KeyRow(src, 0, last, d), KeyRow(src, 1, last, d), KeyRow(src, 2, last, d), KeyRow(src, 3, last, d),
+                            KeyRow(src, 4, last, d), KeyRow(src, 5, last, d), KeyRow(src, 6, last, d), KeyRow(src, 7, last, d), dst + (nint)d * mr, mr, 8);
+                        if (mr > 8)
+                            StoreTransposed8x8(KeyRow(src, 4, last, d), KeyRow(src, 5, last, d), KeyRow(src, 6, last, d), KeyRow(src, 7, last, d),
+                                KeyRow(src, 8, last, d), KeyRow(src, 9, last, d), KeyRow(src, 10, last, d), KeyRow(src, 11, last, d), dst + (nint)d * mr + 4, mr, 8);
+                    }
+                }
+                return;
+            }
             Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
             for (int b = 0; b < keyBlocks; b++)
             {
@@ -430,6 +480,10 @@ public static partial class Kernels
                 }
             }
         }
+
+        /// <summary>Dimensions d .. d + 7 of key <paramref name="r"/> of a block (past the block's last key: the last).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<float> KeyRow(float* block, int r, int last, int d) => Vector256.Load(block + (nint)Math.Min(r, last) * kRow + d);
 
         /// <summary>Vᵀ as the kernel's packed x: column c = b·mr + r, key j at <c>vx[b·mr·seqK + j·mr + r]</c>.</summary>
         private void PackValueBlocks(float* v, float* vx, int mr, int valueBlocks)
@@ -453,6 +507,21 @@ public static partial class Kernels
         /// queries from <paramref name="queries"/> to nr are 0.</summary>
         private void PackQueryPanel(float* q, float* qt, int queries, int nr)
         {
+            if (headDim >= 8)
+            {
+                // Blocks of 8 queries × 8 dimensions transposed in registers; the queries past the last are rows of 0,
+                // and a last block of dimensions ends at headDim (overlapping: those get the same values again).
+                Vector256<float> vs = Vector256.Create(scale);
+                for (int c = 0; c < nr; c += 8)
+                for (int d0 = 0; d0 < headDim; d0 += 8)
+                {
+                    int d = Math.Min(d0, headDim - 8);
+                    StoreTransposed8x8(QueryRow(q, c, d, queries, vs), QueryRow(q, c + 1, d, queries, vs), QueryRow(q, c + 2, d, queries, vs),
+                        QueryRow(q, c + 3, d, queries, vs), QueryRow(q, c + 4, d, queries, vs), QueryRow(q, c + 5, d, queries, vs),
+                        QueryRow(q, c + 6, d, queries, vs), QueryRow(q, c + 7, d, queries, vs), qt + (nint)d * nr + c, nr, 8);
+                }
+                return;
+            }
             if (queries == nr)
             {
                 // Dimension d of a whole panel: gathers of 8 queries qRow apart.
@@ -477,6 +546,11 @@ public static partial class Kernels
                     Vector256.ConditionalSelect(real, Avx2.GatherVector256(q + d, rows, 4) * scaled, Vector256<float>.Zero).Store(qt + (nint)d * nr + c);
             }
         }
+
+        /// <summary>Dimensions d .. d + 7 of query c times the scale (0 past the last query).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<float> QueryRow(float* q, int c, int d, int queries, Vector256<float> scaled)
+            => c < queries ? Vector256.Load(q + (nint)c * qRow + d) * scaled : Vector256<float>.Zero;
 
         public void Run<TV>(ref float q, ref float k, ref float v, ref float mask, ref float y, ref float region)
             where TV : struct, IFloatVector<TV>
