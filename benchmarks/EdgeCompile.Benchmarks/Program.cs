@@ -19,7 +19,8 @@ public static class Program
         if (args.Length >= 1 && args[0] == "--alloc-check") return AllocCheck(args.Skip(1).ToArray());
         if (args.Length is 4 or 5 && args[0] == "--loop") return Loop(args[1], args[2], int.Parse(args[3]), args.Length == 5 ? int.Parse(args[4]) : 1);
         if (args.Length >= 1 && args[0] == "--threads-ab") return ThreadsAb.Run(args.Skip(1).ToArray());
-        if (args.Length >= 1 && args[0] == "--attention-cpu") return AttentionCpuTime.Run(args.Length > 1 ? int.Parse(args[1]) : 15);
+        if (args.Length >= 1 && args[0] == "--attention-cpu") return AttentionCpuTime.Run(args.Length > 1 ? int.Parse(args[1]) : 15, args.Skip(2).ToArray());
+        if (args.Length >= 1 && args[0] == "--attention-rest") return AttentionCpuTime.Rest(args.Length > 1 ? int.Parse(args[1]) : 15);
         if (args.Length >= 3 && args[0] == "--ort-profile") return OrtProfile.Run(args[1], int.Parse(args[2]), args.Skip(3).FirstOrDefault());
 
         // A job from the command line (e.g. `--job Dry` for a smoke check) replaces BenchConfig's in-process job; keep it

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -47,6 +48,45 @@ public static partial class Kernels
 
     /// <summary>The panel width of the attention products on AVX2.</summary>
     private readonly struct AttentionPanels16 : IDenseShape { public static int K => 0; public static int N => 0; public static int Panel => 16; }
+
+    // When the x86 attention leaves its panels for the 4-row kernel (--attention-rest, AVX-512, 6-12 heads of 26-64
+    // dimensions, same-run medians): a whole sequence of at most 4 queries, where packing K and Vᵀ for one mostly empty
+    // panel costs more than the 4-row kernel's Kᵀ (1 query: the panel 1.8-2.1× slower, 4: 1.0-1.35×, 5: 0.82-1.15×,
+    // 6: 0.64-1.04×); but never a rest after whole panels, whose K and Vᵀ are packed anyway (rest of 1-8 on a 16-lane
+    // panel: 0.89-1.02× of the call on the 4-row kernel, most runs below 1). Settable only so that the benchmark's
+    // --attention-rest sweep can time both sides of the rule in one run.
+
+    /// <summary>A sequence of at most this many queries goes to the 4-row kernel instead of a panel (x86).</summary>
+    internal static int AttentionRowKernelMaxQueries = 4;
+
+    /// <summary>A rest of at most this many queries after the last whole panel goes to the 4-row kernel (x86).</summary>
+    internal static int AttentionRowKernelMaxRest = 0;
+
+    /// <summary>
+    /// Stores the 8 × 8 block whose rows are <paramref name="r0"/> .. <paramref name="r7"/> transposed: column i (element i
+    /// of every row) at <c>dst + i·stride</c>, for i &lt; <paramref name="count"/>, in increasing i. In registers: pairs
+    /// of rows interleaved, then pairs of pairs, then the 128-bit halves exchanged (24 shuffles for 8 loads and 8
+    /// stores, where gathering the 8 columns takes 64 loads).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreTransposed8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, nint stride, int count)
+    {
+        // t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], t1 the same for elements 2, 3 | 6, 7; t2, t3 for r2, r3 ...
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        // u0 = element 0 of rows 0-3 | element 4 of rows 0-3; u1 elements 1 | 5, u2 2 | 6, u3 3 | 7; u4-u7 for rows 4-7.
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(dst);
+        if (count > 1) Avx.Permute2x128(u1, u5, 0x20).Store(dst + stride);
+        if (count > 2) Avx.Permute2x128(u2, u6, 0x20).Store(dst + 2 * stride);
+        if (count > 3) Avx.Permute2x128(u3, u7, 0x20).Store(dst + 3 * stride);
+        if (count > 4) Avx.Permute2x128(u0, u4, 0x31).Store(dst + 4 * stride);
+        if (count > 5) Avx.Permute2x128(u1, u5, 0x31).Store(dst + 5 * stride);
+        if (count > 6) Avx.Permute2x128(u2, u6, 0x31).Store(dst + 6 * stride);
+        if (count > 7) Avx.Permute2x128(u3, u7, 0x31).Store(dst + 7 * stride);
+    }
 
     private static int PaddedKeys(int seqK) => checked(seqK + AttentionKeyPadding - 1) / AttentionKeyPadding * AttentionKeyPadding;
 
@@ -167,9 +207,9 @@ public static partial class Kernels
                     fixed (float* pq = &q, pk = &k, pv = &v, pm = &m, py = &y, pr = &region)
                     {
                         if (Avx512F.IsSupported)
-                            head.RunPanels<DenseAvx512<AttentionPanels32, XPacked>, FloatVector512>(pq, pk, pv, hasMask ? pm : null, py, pr);
+                            head.RunPanels<DenseAvx512<AttentionPanels32, XPacked>, FloatVector512, AttentionTile16, FloatVector256>(pq, pk, pv, hasMask ? pm : null, py, pr);
                         else
-                            head.RunPanels<DenseAvx2<AttentionPanels16, XPacked>, FloatVector256>(pq, pk, pv, hasMask ? pm : null, py, pr);
+                            head.RunPanels<DenseAvx2<AttentionPanels16, XPacked>, FloatVector256, DenseAvx2<AttentionPanels16, XPacked>, FloatVector256>(pq, pk, pv, hasMask ? pm : null, py, pr);
                     }
                 }
                 else if (Vector512.IsHardwareAccelerated) head.Run<FloatVector512>(ref q, ref k, ref v, ref m, ref y, ref region);
@@ -191,7 +231,7 @@ public static partial class Kernels
         int qRow, int kRow, int vRow, int maskRow, int yRow)
     {
         /// <summary>
-        /// The x86 path: both products through the dense layer's register-tile micro-kernel (<typeparamref name="TKernel"/>:
+        /// The x86 path: both products through the dense layer's register-tile micro-kernel (<typeparamref name="TWide"/>:
         /// MR × NR = 12 × 32 on AVX-512, 6 × 16 on AVX2), which keeps several times more multiply-adds in flight than
         /// the 4-row tiles of <see cref="Run{TV}"/>. Both products are computed transposed, a panel of NR queries at a
         /// time: Sᵀ = K·Qᵀ (x = K in blocks of MR keys, W = the panel's Qᵀ) and yᵀ = Vᵀ·Pᵀ (x = Vᵀ in blocks of MR value
@@ -199,68 +239,108 @@ public static partial class Kernels
         /// so the probabilities need no packing, and the softmax runs down the keys with each query in its own lane:
         /// whole vectors, no horizontal maximum or sum, no key tail. K and Vᵀ are packed once per head, Qᵀ once per
         /// panel (O(keys·d) against O(keys²·d) multiply-adds); yᵀ is divided by the sums and transposed into y.
-        /// <paramref name="mask"/> is null without a mask. Needs NR = 2·TV.Count ≤ 32.
+        /// The queries after the last whole panel go to one more panel of <typeparamref name="TWide"/> when they fill
+        /// more than half of it, else to one of <typeparamref name="TNarrow"/> (the same MR, so the same packed K and
+        /// Vᵀ, half the lanes: 12 × 16 on AVX-512; on AVX2 it is the wide kernel again); a sequence of at most
+        /// <see cref="AttentionRowKernelMaxQueries"/> queries goes to the 4-row kernel instead. <paramref name="mask"/> is null
+        /// without a mask. <typeparamref name="TVWide"/>, <typeparamref name="TVNarrow"/>: half a panel of each kernel.
         /// </summary>
-        public void RunPanels<TKernel, TV>(float* q, float* k, float* v, float* mask, float* y, float* region)
+        public void RunPanels<TWide, TVWide, TNarrow, TVNarrow>(float* q, float* k, float* v, float* mask, float* y, float* region)
+            where TWide : struct, IDenseMicroKernel where TVWide : struct, IFloatVector<TVWide>
+            where TNarrow : struct, IDenseMicroKernel where TVNarrow : struct, IFloatVector<TVNarrow>
+        {
+            int wide = TWide.Columns, narrow = TNarrow.Columns, mr = TWide.Rows;
+            int rest = seqQ % wide, widePanels = seqQ / wide;
+            bool narrowPanel = false;
+            int rowKernelQueries = 0;
+            if (seqQ <= AttentionRowKernelMaxQueries) { widePanels = 0; rowKernelQueries = seqQ; }
+            else if (rest > narrow) widePanels++;
+            else if (rest > (widePanels > 0 ? AttentionRowKernelMaxRest : 0)) { if (narrow < wide) narrowPanel = true; else widePanels++; }
+            else rowKernelQueries = rest;
+            if (widePanels > 0 || narrowPanel)
+            {
+                int keyBlocks = (seqK + mr - 1) / mr, valueBlocks = (valueDim + mr - 1) / mr;
+                // Scratch layout (AttentionScratchPerHead bounds the sum): K | Vᵀ | Qᵀ of a panel | Sᵀ of a panel | yᵀ of a
+                // panel, the last three sized for the wide panel (a narrow one uses the same places with its own NR).
+                var panels = new PanelScratch(region, keyBlocks, valueBlocks, mr, seqK, headDim, wide);
+                PackKeyBlocks(k, panels.K, mr, keyBlocks);
+                PackValueBlocks(v, panels.Vt, mr, valueBlocks);
+                int i = 0;
+                for (int p = 0; p < widePanels; p++, i += wide)
+                    Panel<TWide, TVWide>(q, mask, y, in panels, i, Math.Min(wide, seqQ - i));
+                if (narrowPanel)
+                    Panel<TNarrow, TVNarrow>(q, mask, y, in panels, i, seqQ - i);
+            }
+            if (rowKernelQueries > 0)
+            {
+                // The 4-row kernel's own Kᵀ overwrites the packed K (no longer needed).
+                int first = seqQ - rowKernelQueries;
+                var tail = new AttentionHead(rowKernelQueries, seqK, headDim, valueDim, scale, qRow, kRow, vRow, maskRow, yRow);
+                float* tailMask = mask == null ? region : mask + (nint)first * maskRow;
+                tail.Run<TVWide>(ref q[(nint)first * qRow], ref *k, ref *v, ref *tailMask, ref y[(nint)first * yRow], ref *region);
+            }
+        }
+
+        /// <summary>Where <see cref="RunPanels"/> keeps a head's packed K and Vᵀ and a panel's Qᵀ, Sᵀ and yᵀ.</summary>
+        private readonly struct PanelScratch(float* region, int keyBlocks, int valueBlocks, int mr, int seqK, int headDim, int wide)
+        {
+            /// <summary>Block b, dimension d, key r of the block at [b·MR·headDim + d·MR + r].</summary>
+            public readonly float* K = region;
+            /// <summary>Block b, key j, column r of the block at [b·MR·seqK + j·MR + r].</summary>
+            public readonly float* Vt = region + (nint)keyBlocks * mr * headDim;
+            /// <summary>Dimension d, query c at [d·NR + c], times the scale.</summary>
+            public readonly float* Qt = region + (nint)keyBlocks * mr * headDim + (nint)valueBlocks * mr * seqK;
+            /// <summary>Key j, query c at [j·NR + c].</summary>
+            public readonly float* St = region + (nint)keyBlocks * mr * headDim + (nint)valueBlocks * mr * seqK + (nint)headDim * wide;
+            /// <summary>Value column r, query c at [r·NR + c].</summary>
+            public readonly float* Yt = region + (nint)keyBlocks * mr * headDim + (nint)valueBlocks * mr * seqK + (nint)(headDim + seqK) * wide;
+        }
+
+        /// <summary>
+        /// The queries i .. i + <paramref name="queries"/> − 1 (at most NR = <typeparamref name="TKernel"/>.Columns) as one
+        /// panel of <see cref="RunPanels"/>; <typeparamref name="TV"/> is half a panel (NR = 2·TV.Count).
+        /// </summary>
+        private void Panel<TKernel, TV>(float* q, float* mask, float* y, in PanelScratch scratch, int i, int queries)
             where TKernel : struct, IDenseMicroKernel where TV : struct, IFloatVector<TV>
         {
             int nr = TKernel.Columns, mr = TKernel.Rows, w = TV.Count;
             int keyBlocks = (seqK + mr - 1) / mr, valueBlocks = (valueDim + mr - 1) / mr;
-            // Scratch layout (AttentionScratchPerHead bounds the sum): K | Vᵀ | Qᵀ of a panel | Sᵀ of a panel | yᵀ of a panel.
-            float* kx = region;                                  // block b, dimension d, key r of the block at [b·MR·headDim + d·MR + r]
-            float* vx = kx + (nint)keyBlocks * mr * headDim;     // block b, key j, column r of the block at [b·MR·seqK + j·MR + r]
-            float* qt = vx + (nint)valueBlocks * mr * seqK;      // dimension d, query c at [d·NR + c], times the scale
-            float* st = qt + (nint)headDim * nr;                 // key j, query c at [j·NR + c]
-            float* yt = st + (nint)seqK * nr;                    // value column r, query c at [r·NR + c]
-            PackKeyBlocks(k, kx, mr, keyBlocks);
-            PackValueBlocks(v, vx, mr, valueBlocks);
-            // A last panel of at most NR/4 queries (DeiT's 197 = 6·32 + 5) would cost as much as a whole one: those
-            // rows go to the 4-row kernel instead, whose own Kᵀ then overwrites the packed K (no longer needed).
-            int rest = seqQ % nr, panelled = seqQ > nr && rest <= nr / 4 ? seqQ - rest : seqQ;
-            for (int i = 0; i < panelled; i += nr)
+            float* kx = scratch.K, vx = scratch.Vt, qt = scratch.Qt, st = scratch.St, yt = scratch.Yt;
+            PackQueryPanel(q + (nint)i * qRow, qt, queries, nr);
+            // The panel's Qᵀ (headDim × NR) and then its Pᵀ (seqK × NR) stay in L1 while the blocks stream past.
+            for (int b = 0; b < keyBlocks; b++)
+                TKernel.Tile(Math.Min(mr, seqK - b * mr), kx + (nint)b * mr * headDim, qt, st + (nint)b * mr * nr, nr, headDim, null, false, false);
+            SoftmaxColumns<TV>(st, mask == null ? null : mask + (nint)i * maskRow, queries, nr, out TV inv0, out TV inv1);
+            for (int b = 0; b < valueBlocks; b++)
+                TKernel.Tile(Math.Min(mr, valueDim - b * mr), vx + (nint)b * mr * seqK, st, yt + (nint)b * mr * nr, nr, seqK, null, false, false);
+            for (int c = 0; c < valueDim; c++)
             {
-                int queries = Math.Min(nr, seqQ - i);
-                PackQueryPanel(q + (nint)i * qRow, qt, queries, nr);
-                // The panel's Qᵀ (headDim × NR) and then its Pᵀ (seqK × NR) stay in L1 while the blocks stream past.
-                for (int b = 0; b < keyBlocks; b++)
-                    TKernel.Tile(Math.Min(mr, seqK - b * mr), kx + (nint)b * mr * headDim, qt, st + (nint)b * mr * nr, nr, headDim, null, false, false);
-                SoftmaxColumns<TV>(st, mask == null ? null : mask + (nint)i * maskRow, queries, nr, out TV inv0, out TV inv1);
-                for (int b = 0; b < valueBlocks; b++)
-                    TKernel.Tile(Math.Min(mr, valueDim - b * mr), vx + (nint)b * mr * seqK, st, yt + (nint)b * mr * nr, nr, seqK, null, false, false);
-                for (int c = 0; c < valueDim; c++)
-                {
-                    float* row = yt + (nint)c * nr;
-                    TV.Store(TV.Multiply(TV.Load(ref row[0]), inv0), ref row[0]);
-                    TV.Store(TV.Multiply(TV.Load(ref row[w]), inv1), ref row[w]);
-                }
-                float* yi = y + (nint)i * yRow;
-                if (valueDim >= 8)
-                {
-                    // Query qq's row of y is column qq of yᵀ: gathers of 8 floats NR apart; a last partial vector
-                    // ends at valueDim (overlapping columns get the same values again).
-                    Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * nr;
-                    for (int qq = 0; qq < queries; qq++)
-                    {
-                        float* dst = yi + (nint)qq * yRow;
-                        float* src = yt + qq;
-                        int c = 0;
-                        for (; c + 8 <= valueDim; c += 8) Avx2.GatherVector256(src + (nint)c * nr, lanes, 4).Store(dst + c);
-                        if (c < valueDim) Avx2.GatherVector256(src + (nint)(valueDim - 8) * nr, lanes, 4).Store(dst + valueDim - 8);
-                    }
-                    continue;
-                }
-                for (int qq = 0; qq < queries; qq++)
-                {
-                    float* dst = yi + (nint)qq * yRow;
-                    float* src = yt + qq;
-                    for (int c = 0; c < valueDim; c++) dst[c] = src[(nint)c * nr];
-                }
+                float* row = yt + (nint)c * nr;
+                TV.Store(TV.Multiply(TV.Load(ref row[0]), inv0), ref row[0]);
+                TV.Store(TV.Multiply(TV.Load(ref row[w]), inv1), ref row[w]);
             }
-            if (panelled < seqQ)
+            float* yi = y + (nint)i * yRow;
+            if (valueDim >= 8)
             {
-                var tail = new AttentionHead(seqQ - panelled, seqK, headDim, valueDim, scale, qRow, kRow, vRow, maskRow, yRow);
-                float* tailMask = mask == null ? region : mask + (nint)panelled * maskRow;
-                tail.Run<TV>(ref q[(nint)panelled * qRow], ref *k, ref *v, ref *tailMask, ref y[(nint)panelled * yRow], ref *region);
+                // Query qq's row of y is column qq of yᵀ: blocks of 8 columns × 8 queries transposed in registers (the
+                // queries past the last are read, not stored; a last block of columns ends at valueDim, overlapping:
+                // those columns get the same values again).
+                for (int qq = 0; qq < queries; qq += 8)
+                for (int c0 = 0; c0 < valueDim; c0 += 8)
+                {
+                    int c = Math.Min(c0, valueDim - 8);
+                    float* src = yt + (nint)c * nr + qq;
+                    StoreTransposed8x8(Vector256.Load(src), Vector256.Load(src + nr), Vector256.Load(src + 2 * nr), Vector256.Load(src + 3 * nr),
+                        Vector256.Load(src + 4 * nr), Vector256.Load(src + 5 * nr), Vector256.Load(src + 6 * nr), Vector256.Load(src + 7 * nr),
+                        yi + (nint)qq * yRow + c, yRow, Math.Min(8, queries - qq));
+                }
+                return;
+            }
+            for (int qq = 0; qq < queries; qq++)
+            {
+                float* dst = yi + (nint)qq * yRow;
+                float* src = yt + qq;
+                for (int c = 0; c < valueDim; c++) dst[c] = src[(nint)c * nr];
             }
         }
 
@@ -276,13 +356,8 @@ public static partial class Kernels
             int w = TV.Count;
             if (mask != null && maskRow != 0)
             {
-                // A mask row per query: added one element at a time (the key-padding mask, one row for every query,
-                // is added as a broadcast below).
-                for (int c = 0; c < queries; c++)
-                {
-                    float* m = mask + (nint)c * maskRow;
-                    for (int j = 0; j < seqK; j++) st[(nint)j * nr + c] += m[j];
-                }
+                // A mask row per query (the key-padding mask, one row for every query, is added as a broadcast below).
+                AddMaskRows(st, mask, queries, nr);
                 mask = null;
             }
             // Two maxima and two sums per vector: one chain per vector would wait on the latency of every step.
@@ -334,6 +409,31 @@ public static partial class Kernels
             inv1 = TV.Divide(one, TV.Add(a1, b1));
         }
 
+        /// <summary>
+        /// <c>st[j·nr + c] += mask[c·maskRow + j]</c> for every key j and query c &lt; nr: the panel's mask rows are its
+        /// columns of Sᵀ, so each key's 8 lanes at a time are a gather of 8 elements maskRow apart. The padding lanes
+        /// (c ≥ <paramref name="queries"/>) read the last query's row, never past the mask; they are not written to y.
+        /// </summary>
+        private void AddMaskRows(float* st, float* mask, int queries, int nr)
+        {
+            Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), last = Vector256.Create(queries - 1);
+            Vector256<int> rows0 = Vector256.Min(lanes, last) * maskRow;
+            Vector256<int> rows1 = Vector256.Min(lanes + Vector256.Create(8), last) * maskRow;
+            Vector256<int> rows2 = Vector256.Min(lanes + Vector256.Create(16), last) * maskRow;
+            Vector256<int> rows3 = Vector256.Min(lanes + Vector256.Create(24), last) * maskRow;
+            for (int j = 0; j < seqK; j++)
+            {
+                float* row = st + (nint)j * nr, m = mask + j;
+                (Vector256.Load(row) + Avx2.GatherVector256(m, rows0, 4)).Store(row);
+                if (nr > 8) (Vector256.Load(row + 8) + Avx2.GatherVector256(m, rows1, 4)).Store(row + 8);
+                if (nr > 16)
+                {
+                    (Vector256.Load(row + 16) + Avx2.GatherVector256(m, rows2, 4)).Store(row + 16);
+                    (Vector256.Load(row + 24) + Avx2.GatherVector256(m, rows3, 4)).Store(row + 24);
+                }
+            }
+        }
+
         /// <summary>K as the kernel's packed x: key j = b·mr + r, dimension d at <c>kx[b·mr·headDim + d·mr + r]</c>
         /// (the lanes past seqK in the last block are not read).</summary>
         private void PackKeyBlocks(float* k, float* kx, int mr, int keyBlocks)
@@ -342,6 +442,29 @@ public static partial class Kernels
             // block's MR lanes and the next dimension's first 4 or 2, which that dimension's stores then overwrite
             // (after the block's last dimension: the next block's first, or the start of Vᵀ, which is packed
             // afterwards). Lanes past the block or past seqK read the block's last key again, never past K.
+            if (headDim >= 8)
+            {
+                // The same layout from blocks of 8 keys × 8 dimensions transposed in registers: keys 0-7 of the block
+                // to lanes 0-7 and, for MR = 12, keys 4-11 to lanes 4-11 (lanes 4-7 twice, with the same values). A
+                // last block of dimensions ends at headDim, overlapping: stored again in the same order, so every
+                // spill into the next dimension is still overwritten by that dimension's own store afterwards.
+                for (int b = 0; b < keyBlocks; b++)
+                {
+                    int last = Math.Min(mr, seqK - b * mr) - 1;
+                    float* src = k + (nint)b * mr * kRow;
+                    float* dst = kx + (nint)b * mr * headDim;
+                    for (int d0 = 0; d0 < headDim; d0 += 8)
+                    {
+                        int d = Math.Min(d0, headDim - 8);
+                        StoreTransposed8x8(KeyRow(src, 0, last, d), KeyRow(src, 1, last, d), KeyRow(src, 2, last, d), KeyRow(src, 3, last, d),
+                            KeyRow(src, 4, last, d), KeyRow(src, 5, last, d), KeyRow(src, 6, last, d), KeyRow(src, 7, last, d), dst + (nint)d * mr, mr, 8);
+                        if (mr > 8)
+                            StoreTransposed8x8(KeyRow(src, 4, last, d), KeyRow(src, 5, last, d), KeyRow(src, 6, last, d), KeyRow(src, 7, last, d),
+                                KeyRow(src, 8, last, d), KeyRow(src, 9, last, d), KeyRow(src, 10, last, d), KeyRow(src, 11, last, d), dst + (nint)d * mr + 4, mr, 8);
+                    }
+                }
+                return;
+            }
             Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
             for (int b = 0; b < keyBlocks; b++)
             {
@@ -357,6 +480,10 @@ public static partial class Kernels
                 }
             }
         }
+
+        /// <summary>Dimensions d .. d + 7 of key <paramref name="r"/> of a block (past the block's last key: the last).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<float> KeyRow(float* block, int r, int last, int d) => Vector256.Load(block + (nint)Math.Min(r, last) * kRow + d);
 
         /// <summary>Vᵀ as the kernel's packed x: column c = b·mr + r, key j at <c>vx[b·mr·seqK + j·mr + r]</c>.</summary>
         private void PackValueBlocks(float* v, float* vx, int mr, int valueBlocks)
@@ -380,6 +507,21 @@ public static partial class Kernels
         /// queries from <paramref name="queries"/> to nr are 0.</summary>
         private void PackQueryPanel(float* q, float* qt, int queries, int nr)
         {
+            if (headDim >= 8)
+            {
+                // Blocks of 8 queries × 8 dimensions transposed in registers; the queries past the last are rows of 0,
+                // and a last block of dimensions ends at headDim (overlapping: those get the same values again).
+                Vector256<float> vs = Vector256.Create(scale);
+                for (int c = 0; c < nr; c += 8)
+                for (int d0 = 0; d0 < headDim; d0 += 8)
+                {
+                    int d = Math.Min(d0, headDim - 8);
+                    StoreTransposed8x8(QueryRow(q, c, d, queries, vs), QueryRow(q, c + 1, d, queries, vs), QueryRow(q, c + 2, d, queries, vs),
+                        QueryRow(q, c + 3, d, queries, vs), QueryRow(q, c + 4, d, queries, vs), QueryRow(q, c + 5, d, queries, vs),
+                        QueryRow(q, c + 6, d, queries, vs), QueryRow(q, c + 7, d, queries, vs), qt + (nint)d * nr + c, nr, 8);
+                }
+                return;
+            }
             if (queries == nr)
             {
                 // Dimension d of a whole panel: gathers of 8 queries qRow apart.
@@ -392,14 +534,23 @@ public static partial class Kernels
                 }
                 return;
             }
-            for (int c = 0; c < nr; c++)
+            // A part panel: the same gathers, the lanes past the last query reading it again and then replaced by 0.
+            Vector256<int> lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), last = Vector256.Create(queries - 1);
+            Vector256<float> scaled = Vector256.Create(scale);
+            for (int c = 0; c < nr; c += 8)
             {
-                float* src = q + (nint)c * qRow;
-                float* dst = qt + c;
-                if (c < queries) for (int d = 0; d < headDim; d++) dst[(nint)d * nr] = scale * src[d];
-                else for (int d = 0; d < headDim; d++) dst[(nint)d * nr] = 0;
+                Vector256<int> queryLanes = lanes + Vector256.Create(c);
+                Vector256<int> rows = Vector256.Min(queryLanes, last) * qRow;
+                Vector256<float> real = Vector256.LessThanOrEqual(queryLanes, last).AsSingle();
+                for (int d = 0; d < headDim; d++)
+                    Vector256.ConditionalSelect(real, Avx2.GatherVector256(q + d, rows, 4) * scaled, Vector256<float>.Zero).Store(qt + (nint)d * nr + c);
             }
         }
+
+        /// <summary>Dimensions d .. d + 7 of query c times the scale (0 past the last query).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector256<float> QueryRow(float* q, int c, int d, int queries, Vector256<float> scaled)
+            => c < queries ? Vector256.Load(q + (nint)c * qRow + d) * scaled : Vector256<float>.Zero;
 
         public void Run<TV>(ref float q, ref float k, ref float v, ref float mask, ref float y, ref float region)
             where TV : struct, IFloatVector<TV>
@@ -745,5 +896,109 @@ public static partial class Kernels
             sum += ej;
         }
         return 1f / (sum + TV.Sum(TV.Add(sum0, sum1)));
+    }
+}
+
+/// <summary>
+/// The narrow attention panel on AVX-512: 12 rows × 16 columns, one zmm accumulator per row. It has the rows of
+/// <see cref="DenseAvx512{TShape, TX}"/>, so it reads the same packed K and Vᵀ (step i of row r at <c>a[i·12 + r]</c>),
+/// and half its columns (W and C rows 16 floats apart), for the queries that fill at most half of a 32-lane panel
+/// (16 tokens, a rest of 5 of 197). Per k step one W load, 12 broadcasts and 12 FMAs; 12 independent accumulators
+/// still cover the FMA latency (4 cycles × 2 ports). Plain products only (what attention needs): no bias, no
+/// accumulation into C, no ReLU.
+/// </summary>
+internal readonly unsafe struct AttentionTile16 : IDenseMicroKernel
+{
+    public static int Rows => 12;
+    public static int Columns => 16;
+    public static int KBlock => int.MaxValue;
+    public static bool PacksX => true;
+
+    public static void Tile(int rows, float* a, float* b, float* c, nint ldc, int kc, float* bias, bool accumulate, bool relu)
+    {
+        Debug.Assert(bias == null && !accumulate && !relu, "AttentionTile16 computes plain products only.");
+        switch (rows)
+        {
+            case 1: Tile<Rows1>(a, b, c, ldc, kc); break;
+            case 2: Tile<Rows2>(a, b, c, ldc, kc); break;
+            case 3: Tile<Rows3>(a, b, c, ldc, kc); break;
+            case 4: Tile<Rows4>(a, b, c, ldc, kc); break;
+            case 5: Tile<Rows5>(a, b, c, ldc, kc); break;
+            case 6: Tile<Rows6>(a, b, c, ldc, kc); break;
+            case 7: Tile<Rows7>(a, b, c, ldc, kc); break;
+            case 8: Tile<Rows8>(a, b, c, ldc, kc); break;
+            case 9: Tile<Rows9>(a, b, c, ldc, kc); break;
+            case 10: Tile<Rows10>(a, b, c, ldc, kc); break;
+            case 11: Tile<Rows11>(a, b, c, ldc, kc); break;
+            case 12: Tile<Rows12>(a, b, c, ldc, kc); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TRows>(float* a, float* b, float* c, nint ldc, int kc) where TRows : struct, IRowCount
+    {
+        // As in DenseAvx512: m is a constant per instantiation, so the "if (m > r)" tests vanish and every broadcast
+        // is a constant displacement off a.
+        int m = TRows.Value;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        int k = 0;
+        for (; k <= kc - 2; k += 2, a += 24, b += 32)
+        {
+            Vector512<float> w = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), w, c0);
+            if (m > 1) c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), w, c1);
+            if (m > 2) c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), w, c2);
+            if (m > 3) c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), w, c3);
+            if (m > 4) c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), w, c4);
+            if (m > 5) c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), w, c5);
+            if (m > 6) c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), w, c6);
+            if (m > 7) c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), w, c7);
+            if (m > 8) c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), w, c8);
+            if (m > 9) c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), w, c9);
+            if (m > 10) c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), w, c10);
+            if (m > 11) c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), w, c11);
+            w = Vector512.Load(b + 16);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[12]), w, c0);
+            if (m > 1) c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[13]), w, c1);
+            if (m > 2) c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[14]), w, c2);
+            if (m > 3) c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[15]), w, c3);
+            if (m > 4) c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[16]), w, c4);
+            if (m > 5) c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[17]), w, c5);
+            if (m > 6) c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[18]), w, c6);
+            if (m > 7) c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[19]), w, c7);
+            if (m > 8) c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[20]), w, c8);
+            if (m > 9) c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[21]), w, c9);
+            if (m > 10) c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[22]), w, c10);
+            if (m > 11) c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[23]), w, c11);
+        }
+        if (k < kc)
+        {
+            Vector512<float> w = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), w, c0);
+            if (m > 1) c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), w, c1);
+            if (m > 2) c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), w, c2);
+            if (m > 3) c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), w, c3);
+            if (m > 4) c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), w, c4);
+            if (m > 5) c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), w, c5);
+            if (m > 6) c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), w, c6);
+            if (m > 7) c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), w, c7);
+            if (m > 8) c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), w, c8);
+            if (m > 9) c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), w, c9);
+            if (m > 10) c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), w, c10);
+            if (m > 11) c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), w, c11);
+        }
+        c0.Store(c);
+        if (m > 1) c1.Store(c + ldc);
+        if (m > 2) c2.Store(c + 2 * ldc);
+        if (m > 3) c3.Store(c + 3 * ldc);
+        if (m > 4) c4.Store(c + 4 * ldc);
+        if (m > 5) c5.Store(c + 5 * ldc);
+        if (m > 6) c6.Store(c + 6 * ldc);
+        if (m > 7) c7.Store(c + 7 * ldc);
+        if (m > 8) c8.Store(c + 8 * ldc);
+        if (m > 9) c9.Store(c + 9 * ldc);
+        if (m > 10) c10.Store(c + 10 * ldc);
+        if (m > 11) c11.Store(c + 11 * ldc);
     }
 }

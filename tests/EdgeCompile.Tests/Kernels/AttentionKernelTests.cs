@@ -155,6 +155,17 @@ public class AttentionKernelTests
         data.Add(7, 1, 3, 2, MaskKind.KeyPadding, 2);
         data.Add(0, 8, 6, 5, MaskKind.KeyPadding, 0);       // no dot product: uniform weights
         data.Add(16, 16, 1, 1, MaskKind.None, 3);
+        // Query counts below or just past a panel (x86: 32 lanes on AVX-512, 16 on AVX2): the rest after the last
+        // whole panel goes to a wide panel, a narrow one or the 4-row kernel, with and without a mask row per query.
+        foreach (int seqQ in new[] { 1, 5, 9, 16, 17, 33, 197 })
+        foreach (MaskKind maskKind in new[] { MaskKind.None, MaskKind.KeyPadding, MaskKind.FullStrided, MaskKind.CausalShared })
+            data.Add(64, 64, seqQ, seqQ, maskKind, 0);
+        foreach (int seqQ in new[] { 2, 4, 5, 8, 9, 12, 16, 24 })
+        {
+            data.Add(26, 26, seqQ, seqQ, MaskKind.FullStrided, 2);
+            data.Add(32, 32, seqQ, 197, MaskKind.KeyPadding, 0);
+            data.Add(64, 7, seqQ + 32, seqQ + 32, MaskKind.CausalShared, 0);   // valueDim < 8: y written without gathers
+        }
         return data;
     }
 
@@ -215,6 +226,25 @@ public class AttentionKernelTests
                 Assert.Equal(0f, y[yl.At(b, i, h, d)]);
             Close(expected, y, atol: 3e-6, rtol: 2e-5, what: $"Attention d{headDim}/{valueDim} scratch {scratchLength}");
         }
+    }
+
+    [Theory]
+    [InlineData(33, MaskKind.FullStrided)]
+    [InlineData(197, MaskKind.KeyPadding)]
+    [InlineData(197, MaskKind.CausalShared)]
+    public void RestAfterPanelsOnTheRowKernel(int seq, MaskKind maskKind)
+    {
+        // The x86 kernel never gives a rest after whole panels to the 4-row kernel by default (measured slower), but
+        // the benchmark's --attention-rest sweep does: that path, whose Kᵀ overwrites the packed K, must stay right.
+        // (Other test classes may run attention meanwhile; both paths give the same result, so they are unaffected.)
+        int saved = Kernels.AttentionRowKernelMaxRest;
+        Kernels.AttentionRowKernelMaxRest = 16;
+        try
+        {
+            HeadDimsLayoutsMasksAndThreads(64, 64, seq, seq, maskKind, 0);
+            HeadDimsLayoutsMasksAndThreads(26, 26, seq, seq, maskKind, 2);
+        }
+        finally { Kernels.AttentionRowKernelMaxRest = saved; }
     }
 
     [Theory]
