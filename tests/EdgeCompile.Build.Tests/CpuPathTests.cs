@@ -125,6 +125,20 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
             new() { ["Avx"] = "False", ["Avx2"] = "False", ["Fma"] = "False", ["Vector256.IsHardwareAccelerated"] = "False", ["Vector128.IsHardwareAccelerated"] = "True",
                     ["AvxVnni"] = "False", ["DenseInt8Path"] = "Vector128", ["DenseSparsePath"] = "Vector128" });
 
+    /// <summary>
+    /// No hardware intrinsics at all: every kernel's scalar path, DenseSparse's and DenseInt8's included (the only place
+    /// a whole model runs them). Vector128 is not accelerated (Vector&lt;float&gt; stays 4 wide, in software). Every
+    /// class on its first <see cref="ScalarSamples"/> samples: the scalar loops are slower (64 samples per class took about
+    /// as long, 21.6 s, as the native run of up to 300 at 19.1 s, on a loaded machine).
+    /// </summary>
+    [X64PathFact]
+    public void X64Avx2_with_DOTNET_EnableHWIntrinsic_0() =>
+        Check(RunnerTarget.X64Avx2, new() { ["DOTNET_EnableHWIntrinsic"] = "0" },
+            new() { ["Sse42"] = "False", ["Avx"] = "False", ["Avx2"] = "False", ["Vector128.IsHardwareAccelerated"] = "False", ["Vector256.IsHardwareAccelerated"] = "False",
+                    ["AvxVnni"] = "False", ["DenseInt8Path"] = "Scalar", ["DenseSparsePath"] = "Scalar" }, samples: ScalarSamples);
+
+    private const int ScalarSamples = 64;
+
     [X64PathFact(requires: "AVX-512F")]
     public void X64Avx512_native() =>
         Check(RunnerTarget.X64Avx512, new() { ["EDGECOMPILE_PATHRUNNER_THREADS"] = "3" }, new() { ["Avx512F"] = "True", ["Avx2"] = "True", ["Fma"] = "True", ["threads"] = "3",
@@ -161,13 +175,15 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
     private static readonly string[] Int8Models = PathModel.Quantized.Where(q => q.Quantize == "Int8").Select(q => $"{q.Fixture}.int8")
         .Concat(PathModel.PrunedBuilds.Where(p => p.Quantize == "Int8").Select(p => p.Name)).ToArray();
 
-    private void Check(RunnerTarget target, Dictionary<string, string> environment, Dictionary<string, string> expectedCpu, string[]? only = null)
+    /// <param name="samples">At most this many test samples per class (a multiple of 8), for a slow path; null: <see cref="PathModel.SamplesOn"/>.</param>
+    private void Check(RunnerTarget target, Dictionary<string, string> environment, Dictionary<string, string> expectedCpu, string[]? only = null, int? samples = null)
     {
         string settings = string.Join(" ", environment.Where(e => (e.Key.StartsWith("DOTNET_Enable", StringComparison.Ordinal) && e.Key != "DOTNET_EnableWriteXorExecute") || e.Key == "QEMU_CPU")
             .Select(e => $"{e.Key}={e.Value}"));
         string path = target.Name + (target.Emulated ? " under qemu-aarch64-static" + (settings.Length > 0 ? " with " + settings : "") : settings.Length > 0 ? " with " + settings : " native");
         if (only is not null) environment = new(environment) { ["EDGECOMPILE_PATHRUNNER_MODELS"] = string.Join(",", only) };
-        var fewer = _builds.Models.Where(m => m.SamplesOn(target) < m.Samples.Count).Select(m => $"{m.Name}={m.SamplesOn(target)}").ToList();
+        int SamplesOf(PathModel m) => Math.Min(m.SamplesOn(target), samples ?? int.MaxValue);
+        var fewer = _builds.Models.Where(m => SamplesOf(m) < m.Samples.Count).Select(m => $"{m.Name}={SamplesOf(m)}").ToList();
         if (fewer.Count > 0) environment = new(environment) { ["EDGECOMPILE_PATHRUNNER_SAMPLES"] = string.Join(",", fewer) };
 
         var published = _builds.Publish(target);
@@ -188,7 +204,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         Assert.True(only is null || models.Count == only.Length, $"unknown model in [{string.Join(", ", only ?? [])}]");
         foreach (var model in models)
         {
-            var family = model.Samples.Take(model.SamplesOn(target));
+            var family = model.Samples.Take(SamplesOf(model));
             Assert.True(report.TryGetValue("profile." + model.Name, out var profile), $"{path}: the runner ran no model {model.Name}");
             Assert.True(report.TryGetValue("samples." + model.Name, out var ran) && ran == family.Count.ToString(CultureInfo.InvariantCulture),
                 $"{path}: the runner ran {ran ?? "?"} samples of {model.Name}, expected {family.Count}");
