@@ -51,10 +51,13 @@ public sealed class X64PathFactAttribute : FactAttribute
 /// micro-kernel (AVX-VNNI off; an ARM CPU without DotProd) run the INT8 models only.
 /// </para>
 /// <para>
-/// And pruned builds (<see cref="PathModel.PrunedBuilds"/>, with their calibration sets): Structured bert, vit, mobilevit
-/// and efficientformer (heads, FFN neurons, conv channels), NM 2:4 bert on the dense kernel, and Unstructured distilbert
+/// And pruned builds (<see cref="PathModel.PrunedBuilds"/>, with their calibration sets): Structured bert, vit, mobilevit,
+/// efficientformer and mobilebert (heads, FFN neurons, conv channels, NoNorm channel groups), NM 2:4 bert on the dense kernel, and Unstructured distilbert
 /// and 2:4 vit forced onto DenseSparse (<c>SparseKernels="Always"</c>), checked with the FP32 criterion against ONNX
 /// Runtime on the pruned ONNX file their build wrote (<c>&lt;ClassName&gt;.pruned.onnx</c>), not against the unpruned model.
+/// mobilebert is also pruned and quantized to INT8 (<c>mobilebert.pruned.int8</c>): INT8 criterion against its quantized
+/// reference, bounded by that reference's distance from the build's pruned file; the reports of both mobilebert builds must
+/// show narrowed NoNorm channel groups (<see cref="PathModel.ResidualGroups"/>).
 /// mobilevit and efficientformer are quantized too (their convolutions on Conv2dInt8, Conv2dHalf, Conv2dInt4). Each such
 /// class's plan must call the kernel it is there for (<see cref="PathModel.Kernel"/>), and the slow ones run fewer
 /// samples (<see cref="PathModel.SamplesOn"/>).
@@ -122,6 +125,20 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
             new() { ["Avx"] = "False", ["Avx2"] = "False", ["Fma"] = "False", ["Vector256.IsHardwareAccelerated"] = "False", ["Vector128.IsHardwareAccelerated"] = "True",
                     ["AvxVnni"] = "False", ["DenseInt8Path"] = "Vector128", ["DenseSparsePath"] = "Vector128" });
 
+    /// <summary>
+    /// No hardware intrinsics at all: every kernel's scalar path, DenseSparse's and DenseInt8's included (the only place
+    /// a whole model runs them). Vector128 is not accelerated (Vector&lt;float&gt; stays 4 wide, in software). Every
+    /// class on its first <see cref="ScalarSamples"/> samples: the scalar loops are slower (64 samples per class took about
+    /// as long, 21.6 s, as the native run of up to 300 at 19.1 s, on a loaded machine).
+    /// </summary>
+    [X64PathFact]
+    public void X64Avx2_with_DOTNET_EnableHWIntrinsic_0() =>
+        Check(RunnerTarget.X64Avx2, new() { ["DOTNET_EnableHWIntrinsic"] = "0" },
+            new() { ["Sse42"] = "False", ["Avx"] = "False", ["Avx2"] = "False", ["Vector128.IsHardwareAccelerated"] = "False", ["Vector256.IsHardwareAccelerated"] = "False",
+                    ["AvxVnni"] = "False", ["DenseInt8Path"] = "Scalar", ["DenseSparsePath"] = "Scalar" }, samples: ScalarSamples);
+
+    private const int ScalarSamples = 64;
+
     [X64PathFact(requires: "AVX-512F")]
     public void X64Avx512_native() =>
         Check(RunnerTarget.X64Avx512, new() { ["EDGECOMPILE_PATHRUNNER_THREADS"] = "3" }, new() { ["Avx512F"] = "True", ["Avx2"] = "True", ["Fma"] = "True", ["threads"] = "3",
@@ -155,15 +172,18 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
             new() { ["architecture"] = "Arm64", ["AdvSimd"] = "True", ["AdvSimd.Arm64"] = "True", ["Dp"] = "False", ["DenseInt8Path"] = "AdvSimd" }, only: Int8Models);
 
     /// <summary>The runner's classes with INT8 weights and activations: the ones a DenseInt8-only path changes.</summary>
-    private static readonly string[] Int8Models = PathModel.Quantized.Where(q => q.Quantize == "Int8").Select(q => $"{q.Fixture}.int8").ToArray();
+    private static readonly string[] Int8Models = PathModel.Quantized.Where(q => q.Quantize == "Int8").Select(q => $"{q.Fixture}.int8")
+        .Concat(PathModel.PrunedBuilds.Where(p => p.Quantize == "Int8").Select(p => p.Name)).ToArray();
 
-    private void Check(RunnerTarget target, Dictionary<string, string> environment, Dictionary<string, string> expectedCpu, string[]? only = null)
+    /// <param name="samples">At most this many test samples per class (a multiple of 8), for a slow path; null: <see cref="PathModel.SamplesOn"/>.</param>
+    private void Check(RunnerTarget target, Dictionary<string, string> environment, Dictionary<string, string> expectedCpu, string[]? only = null, int? samples = null)
     {
         string settings = string.Join(" ", environment.Where(e => (e.Key.StartsWith("DOTNET_Enable", StringComparison.Ordinal) && e.Key != "DOTNET_EnableWriteXorExecute") || e.Key == "QEMU_CPU")
             .Select(e => $"{e.Key}={e.Value}"));
         string path = target.Name + (target.Emulated ? " under qemu-aarch64-static" + (settings.Length > 0 ? " with " + settings : "") : settings.Length > 0 ? " with " + settings : " native");
         if (only is not null) environment = new(environment) { ["EDGECOMPILE_PATHRUNNER_MODELS"] = string.Join(",", only) };
-        var fewer = _builds.Models.Where(m => m.SamplesOn(target) < m.Samples.Count).Select(m => $"{m.Name}={m.SamplesOn(target)}").ToList();
+        int SamplesOf(PathModel m) => Math.Min(m.SamplesOn(target), samples ?? int.MaxValue);
+        var fewer = _builds.Models.Where(m => SamplesOf(m) < m.Samples.Count).Select(m => $"{m.Name}={SamplesOf(m)}").ToList();
         if (fewer.Count > 0) environment = new(environment) { ["EDGECOMPILE_PATHRUNNER_SAMPLES"] = string.Join(",", fewer) };
 
         var published = _builds.Publish(target);
@@ -184,7 +204,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         Assert.True(only is null || models.Count == only.Length, $"unknown model in [{string.Join(", ", only ?? [])}]");
         foreach (var model in models)
         {
-            var family = model.Samples.Take(model.SamplesOn(target));
+            var family = model.Samples.Take(SamplesOf(model));
             Assert.True(report.TryGetValue("profile." + model.Name, out var profile), $"{path}: the runner ran no model {model.Name}");
             Assert.True(report.TryGetValue("samples." + model.Name, out var ran) && ran == family.Count.ToString(CultureInfo.InvariantCulture),
                 $"{path}: the runner ran {ran ?? "?"} samples of {model.Name}, expected {family.Count}");
@@ -194,6 +214,14 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
                 int calls = PlanKernelCalls(model.PlanPath(published), model.Kernel);
                 Assert.True(calls > 0, $"{path}: the plan of {model.Name} ({model.PlanPath(published)}) calls no {model.Kernel}, the kernel it is here to test");
                 _output.WriteLine($"  {model.Name}: {calls} {model.Kernel} calls in the plan");
+            }
+            if (model.ResidualGroups)
+            {
+                var groups = ResidualGroupChannels(model.PruningReportPath(published));
+                Assert.True(groups.Count > 0 && groups.All(g => g.Kept < g.Channels),
+                    $"{path}: the build report of {model.Name} ({model.PruningReportPath(published)}) shows {(groups.Count == 0 ? "no residual (NoNorm) channel group" : "a residual channel group that kept all its channels")}: " +
+                    "Structured pruning did not narrow MobileBERT's NoNorm streams, only heads and neurons");
+                _output.WriteLine($"  {model.Name}: {groups.Count} residual channel groups, channels {string.Join(", ", groups.Select(g => $"{g.Channels} → {g.Kept}"))}");
             }
             var line = new List<string>();
             foreach (var mode in Enum.GetValues<RunMode>())
@@ -207,7 +235,7 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
                 float quantizationError = 0;
                 if (model.Int8)
                 {
-                    float[] fp32 = _builds.Reference(_builds.Models.Single(m => m.Name == family.Name), published, mode)[..(family.Count * family.Classes)];
+                    float[] fp32 = _builds.UnquantizedReference(model, published, mode)[..(family.Count * family.Classes)];
                     for (int sample = 0; sample < family.Count; sample++)
                         quantizationError = Math.Max(quantizationError, MaxAbsDiff(want.AsSpan(sample * family.Classes, family.Classes), fp32.AsSpan(sample * family.Classes, family.Classes)));
                 }
@@ -272,6 +300,26 @@ public sealed class CpuPathTests : IClassFixture<PathRunnerBuilds>
         File.ReadLines(plan).Count(line => line.StartsWith("op ", StringComparison.Ordinal)
             && line.Split(' ')[1].Split('<')[0] == kernel);
 
+    /// <summary>The rows of the residual channel group table of a pruning report (PruningReport.ToMarkdown: its 5th column is
+    /// <c>channels → kept</c>), read from the build's own report file.</summary>
+    private static List<(int Channels, int Kept)> ResidualGroupChannels(string report)
+    {
+        Assert.True(File.Exists(report), $"the publish has no pruning report {report} (the runner's _PathRunnerPublishReferences copies it)");
+        var rows = new List<(int, int)>();
+        bool inTable = false;
+        foreach (string line in File.ReadLines(report))
+        {
+            if (line.StartsWith("| first producer |", StringComparison.Ordinal)) inTable = true;
+            else if (inTable && !line.StartsWith('|')) break;
+            else if (inTable && !line.StartsWith("| ---", StringComparison.Ordinal))
+            {
+                string[] channels = line.Split('|')[5].Split('→', StringSplitOptions.TrimEntries);
+                rows.Add((int.Parse(channels[0], CultureInfo.InvariantCulture), int.Parse(channels[1], CultureInfo.InvariantCulture)));
+            }
+        }
+        return rows;
+    }
+
     private static string Format(ReadOnlySpan<float> values) =>
         string.Join(", ", values.ToArray().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
@@ -321,7 +369,7 @@ public sealed record RunnerTarget(string Name, string Rid, bool SelfContained, b
 /// <see cref="Kernel"/>: a kernel the class is there to run on every path, which its plan must call.
 /// </summary>
 public sealed record PathModel(string Name, FixtureSamples Samples, string? Quantize, string? ClassName, bool Pruned = false, string? Kernel = null,
-    int? MaxSamples = null, int? EmulatedSamples = null)
+    int? MaxSamples = null, int? EmulatedSamples = null, bool ResidualGroups = false)
 {
     /// <summary>The quantized EdgeModel items of tests/EdgeCompile.PathRunner/EdgeCompile.PathRunner.csproj, the kernel each
     /// must run (the vision fixtures' convolutions are quantized too) and the samples each runs (null: all 300; see
@@ -338,15 +386,20 @@ public sealed record PathModel(string Name, FixtureSamples Samples, string? Quan
     };
 
     /// <summary>The pruned EdgeModel items of the runner (each with the fixture's Calibration and PrunedOnnx): Structured
-    /// (<c>&lt;fixture&gt;.pruned</c>: heads, FFN neurons, conv channels), NM 2:4 on the dense kernel (<c>bert.nm</c>), and
-    /// with SparseKernels="Always" on DenseSparse (<c>distilbert.sparse</c> Unstructured, <c>vit.sparse</c> 2:4). The ones
-    /// added after bert.pruned and vit.pruned run 64 samples under QEMU.</summary>
-    public static readonly (string Fixture, string Name, string ClassName, string? Kernel, int? EmulatedSamples)[] PrunedBuilds =
+    /// (<c>&lt;fixture&gt;.pruned</c>: heads, FFN neurons, conv channels; mobilebert's NoNorm channel groups, FP32 and
+    /// <c>mobilebert.pruned.int8</c>), NM 2:4 on the dense kernel (<c>bert.nm</c>), and with SparseKernels="Always" on
+    /// DenseSparse (<c>distilbert.sparse</c> Unstructured, <c>vit.sparse</c> 2:4). The ones added after bert.pruned and
+    /// vit.pruned run 64 samples under QEMU. <c>Quantize</c>: a pruned and quantized build, whose oracle is its quantized
+    /// reference (written from the pruned graph) and whose INT8 bound is taken against its own pruned file.
+    /// <c>ResidualGroups</c>: the build's report must show NoNorm channel groups that lost channels (not only heads and neurons).</summary>
+    public static readonly (string Fixture, string Name, string ClassName, string? Kernel, int? EmulatedSamples, string? Quantize, bool ResidualGroups)[] PrunedBuilds =
     {
-        ("bert", "bert.pruned", "BertPruned", null, null), ("vit", "vit.pruned", "VitPruned", null, null),
-        ("mobilevit", "mobilevit.pruned", "MobileVitPruned", null, 64), ("efficientformer", "efficientformer.pruned", "EfficientFormerPruned", null, 64),
-        ("bert", "bert.nm", "BertNm", null, 64),
-        ("distilbert", "distilbert.sparse", "DistilBertSparse", "DenseSparse", 64), ("vit", "vit.sparse", "VitSparse", "DenseSparse", 64),
+        ("bert", "bert.pruned", "BertPruned", null, null, null, false), ("vit", "vit.pruned", "VitPruned", null, null, null, false),
+        ("mobilevit", "mobilevit.pruned", "MobileVitPruned", null, 64, null, false), ("efficientformer", "efficientformer.pruned", "EfficientFormerPruned", null, 64, null, false),
+        ("mobilebert", "mobilebert.pruned", "MobileBertPruned", null, 64, null, true),
+        ("mobilebert", "mobilebert.pruned.int8", "MobileBertPrunedInt8", "DenseInt8", 64, "Int8", true),
+        ("bert", "bert.nm", "BertNm", null, 64, null, false),
+        ("distilbert", "distilbert.sparse", "DistilBertSparse", "DenseSparse", 64, null, false), ("vit", "vit.sparse", "VitSparse", "DenseSparse", 64, null, false),
     };
 
     /// <summary>How many test samples (the first ones) the class runs on a target: <see cref="MaxSamples"/> (null: all),
@@ -358,9 +411,14 @@ public sealed record PathModel(string Name, FixtureSamples Samples, string? Quan
     public bool Int8 => Quantize == "Int8";
     /// <summary>The plain fixture model, whose oracle is its own model.onnx.</summary>
     public bool Fp32 => Quantize is null && !Pruned;
-    public string Oracle => Fp32 ? "ONNX Runtime" : Pruned ? "ONNX Runtime on the pruned file" : "ONNX Runtime on the reference";
+    public string Oracle => Fp32 ? "ONNX Runtime" : Quantize is null ? "ONNX Runtime on the pruned file" : "ONNX Runtime on the reference";
+    /// <summary>The file ONNX Runtime runs as the oracle: the fixture's model, or the quantized reference of a quantized
+    /// class (pruned or not), or the pruned file of a pruned FP32 class.</summary>
     public string ReferencePath(PublishedRunner published) =>
-        Fp32 ? Samples.ModelPath : Path.Combine(published.Directory, "reference", ClassName + (Pruned ? ".pruned.onnx" : ".quantized.onnx"));
+        Fp32 ? Samples.ModelPath : Path.Combine(published.Directory, "reference", ClassName + (Quantize is null ? ".pruned.onnx" : ".quantized.onnx"));
+    /// <summary>The build report that holds the pruning table: its own file, or a section of the quantization report.</summary>
+    public string PruningReportPath(PublishedRunner published) =>
+        Path.Combine(published.Directory, "reference", ClassName + (Quantize is null ? ".pruning.md" : ".quantization.md"));
     /// <summary>The plan the publish compiled this class from (copied next to the app with the reference files).</summary>
     public string PlanPath(PublishedRunner published) => Path.Combine(published.Directory, "reference", ClassName + ".edgeplan");
 }
@@ -393,7 +451,8 @@ public sealed class PathRunnerBuilds : IDisposable
             .Order(StringComparer.Ordinal).Select(FixtureSamples.Load).ToList());
         _models = new(() => Fixtures.Select(f => new PathModel(f.Name, f, null, null))
             .Concat(PathModel.Quantized.Select(q => new PathModel($"{q.Fixture}.{q.Quantize.ToLowerInvariant()}", Fixtures.Single(f => f.Name == q.Fixture), q.Quantize, q.ClassName, Kernel: q.Kernel, MaxSamples: q.MaxSamples, EmulatedSamples: q.EmulatedSamples)))
-            .Concat(PathModel.PrunedBuilds.Select(p => new PathModel(p.Name, Fixtures.Single(f => f.Name == p.Fixture), null, p.ClassName, Pruned: true, Kernel: p.Kernel, EmulatedSamples: p.EmulatedSamples)))
+            .Concat(PathModel.PrunedBuilds.Select(p => new PathModel(p.Name, Fixtures.Single(f => f.Name == p.Fixture), p.Quantize, p.ClassName, Pruned: true, Kernel: p.Kernel,
+                EmulatedSamples: p.EmulatedSamples, ResidualGroups: p.ResidualGroups)))
             .ToList());
     }
 
@@ -450,10 +509,21 @@ public sealed class PathRunnerBuilds : IDisposable
     /// the file's content, so publishes that wrote the same reference share it).</summary>
     public float[] Reference(PathModel model, PublishedRunner published, RunMode mode)
     {
-        string file = model.ReferencePath(published);
+        return Reference(model, model.ReferencePath(published), model.Quantize is not null, mode);
+    }
+
+    /// <summary>What a quantized class's INT8 bound is measured against: ONNX Runtime FP32 on the model before quantization,
+    /// the fixture's model.onnx, or for a pruned and quantized class the pruned file its own build wrote.</summary>
+    public float[] UnquantizedReference(PathModel model, PublishedRunner published, RunMode mode) =>
+        model.Pruned
+            ? Reference(model, Path.Combine(published.Directory, "reference", model.ClassName + ".pruned.onnx"), quantized: false, mode)
+            : Reference(Models.Single(m => m.Fp32 && m.Samples == model.Samples), published, mode);
+
+    private float[] Reference(PathModel model, string file, bool quantized, RunMode mode)
+    {
         if (!File.Exists(file)) throw new FileNotFoundException($"the publish has no reference file for {model.Name} (QuantizedOnnx or PrunedOnnx=\"true\" copied to reference/)", file);
-        string key = model.Fp32 ? model.Name : model.Name + "@" + Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
-        return _references.GetOrAdd((key, mode), _ => new Lazy<float[]>(() => ComputeReference(model.Samples.Take(model.MaxSamples ?? model.Samples.Count), file, model.Quantize is not null, mode))).Value;
+        string key = file == model.Samples.ModelPath ? model.Name : model.Name + "@" + Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
+        return _references.GetOrAdd((key, mode), _ => new Lazy<float[]>(() => ComputeReference(model.Samples.Take(model.MaxSamples ?? model.Samples.Count), file, quantized, mode))).Value;
     }
 
     private static float[] ComputeReference(FixtureSamples fixture, string file, bool quantized, RunMode mode)

@@ -21,8 +21,8 @@ namespace EdgeCompile.PathRunner;
 /// EdgeCompile.PathRunner &lt;fixture folder, or a folder of them (tests/fixtures)&gt; &lt;output folder&gt;
 /// </code>
 /// Besides the six FP32 fixture models, quantized builds of bert and vit (<c>bert.int8</c>, <c>bert.fp16</c>, ...) and
-/// of mobilevit and efficientformer (their convolutions quantized), and pruned ones (<c>bert.pruned</c>, ... Structured;
-/// <c>bert.nm</c>; <c>distilbert.sparse</c> and <c>vit.sparse</c> on DenseSparse).
+/// of mobilevit and efficientformer (their convolutions quantized), and pruned ones (<c>bert.pruned</c>, ... Structured,
+/// <c>mobilebert.pruned</c> and <c>mobilebert.pruned.int8</c> with its NoNorm channels; <c>bert.nm</c>; <c>distilbert.sparse</c> and <c>vit.sparse</c> on DenseSparse).
 /// Output: &lt;family&gt;.batched.txt and &lt;family&gt;.single.txt (see <see cref="RunMode"/>, <see cref="LogitsFile"/>)
 /// and report.txt, <c>key=value</c> lines: the CPU features, the DenseInt8 and DenseSparse paths, the profile of each class, seconds and
 /// samples per model.
@@ -60,6 +60,10 @@ public static class Program
         new("vit.pruned", "vit", typeof(VitPruned), VitPruned.Info, static (m, s, c, y) => ((VitPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
         new("mobilevit.pruned", "mobilevit", typeof(MobileVitPruned), MobileVitPruned.Info, static (m, s, c, y) => ((MobileVitPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
         new("efficientformer.pruned", "efficientformer", typeof(EfficientFormerPruned), EfficientFormerPruned.Info, static (m, s, c, y) => ((EfficientFormerPruned)m).Run(batch: c.Batch, pixelValues: s.Pixels(c), logits: y)),
+        new("mobilebert.pruned", "mobilebert", typeof(MobileBertPruned), MobileBertPruned.Info, static (m, s, c, y) => ((MobileBertPruned)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
+        new("mobilebert.pruned.int8", "mobilebert", typeof(MobileBertPrunedInt8), MobileBertPrunedInt8.Info, static (m, s, c, y) => ((MobileBertPrunedInt8)m).Run(batch: c.Batch, sequence: c.Sequence,
+            inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
         new("bert.nm", "bert", typeof(BertNm), BertNm.Info, static (m, s, c, y) => ((BertNm)m).Run(batch: c.Batch, sequence: c.Sequence,
             inputIds: s.Tokens("input_ids", c), attentionMask: s.Tokens("attention_mask", c), tokenTypeIds: s.Tokens("token_type_ids", c), logits: y)),
         new("distilbert.sparse", "distilbert", typeof(DistilBertSparse), DistilBertSparse.Info, static (m, s, c, y) => ((DistilBertSparse)m).Run(batch: c.Batch, sequence: c.Sequence,
