@@ -610,11 +610,12 @@ internal readonly struct ErfOperator : IUnaryOperator
 /// E = 2^q(t): q is a degree-9 minimax polynomial of log2 E on [0, 6.5], weighted by E·max(1, t) because that is how
 /// an error in q reaches the result; 2^q splits q into an integer (exponent bits) and r ∈ [−½, ½] (degree-6 minimax,
 /// relative error 2e-9). So for x ≥ 0 the small term t·E is subtracted from x instead of computing 1 + erf, and for
-/// x &lt; 0 the result keeps its relative accuracy down to x ≈ −5 where 1 + erf had cancelled.
+/// x &lt; 0 the relative error grows much more slowly than through 1 + erf's cancellation (max 12 against 161 ulp on
+/// [−3, 0]; 2.3 against 2.6 ulp on [−1, 10]; max abs error on [−10, 10] 2.4e-7 against 4.5e-7: GeluKernelTests).
 /// t is clamped at 6.5 (q stays in the exponent range; x − 6.5·E(6.5) rounds to x) and x &lt; −6.5 gives 0
-/// (|gelu| &lt; 3e-10 there). NaN stays NaN. About half the vector instructions of <see cref="GeluErfOperator"/>
-/// (which computed erf on two polynomial paths plus an exp and blended them); the coefficients were fitted by a
-/// Remez exchange in 40-digit arithmetic and rounded to float.
+/// (|gelu| &lt; 3e-10 there). NaN stays NaN. One path of ~27 AVX-512 instructions, where <see cref="GeluErfOperator"/>
+/// computed erf on two polynomial paths plus an exp and blended them; the coefficients were fitted by a Remez
+/// exchange in 40-digit arithmetic (tools/fit_gelu.py prints them) and rounded to float.
 /// </summary>
 internal readonly struct GeluOperator : IUnaryOperator
 {
