@@ -113,7 +113,10 @@ internal static class GemmCpuTime
     /// <summary>
     /// The variants of a same-run A/B beside ours as shipped and MLAS: <c>inplace</c> adds our kernel reading x in place
     /// (<see cref="Kernels.DenseXInPlace{TShape}"/>: what Dense ran before x was packed, and still runs for narrow,
-    /// shallow layers); <c>gelu</c> runs our side with exact GELU (MLAS still without it: its cost shows in the ratio).
+    /// shallow layers); <c>gelu</c> runs our side with exact GELU (MLAS still without it: its cost shows in the ratio);
+    /// <c>gelu-ab</c> adds our product without activation followed by one GELU pass over y, once with the previous
+    /// operator (<see cref="GeluErfOperator"/>) and once with the current one (<see cref="GeluOperator"/>, what the
+    /// fused epilogue of <c>gelu</c> runs), and the product alone, so the GELU's share shows in one run.
     /// </summary>
     private static void AddExperiment(string name, GemmMlas gemm, System.Collections.Generic.List<Variant> variants, ref Activation activation)
     {
@@ -125,8 +128,13 @@ internal static class GemmCpuTime
             case "gelu":
                 activation = Activation.Gelu;
                 break;
+            case "gelu-ab":
+                variants.Add(new("no activation", (k, n, rows) => gemm.RunOurs(k, n, rows, 1)));
+                variants.Add(new("+ old GELU pass", (k, n, rows) => { gemm.RunOurs(k, n, rows, 1); Loops.Unary(gemm.OursOutput(rows, n), gemm.OursOutput(rows, n), new GeluErfOperator()); }));
+                variants.Add(new("+ new GELU pass", (k, n, rows) => { gemm.RunOurs(k, n, rows, 1); Loops.Unary(gemm.OursOutput(rows, n), gemm.OursOutput(rows, n), new GeluOperator()); }));
+                break;
             default:
-                throw new ArgumentException($"--gemm-cpu: unknown experiment '{name}' (inplace, gelu)");
+                throw new ArgumentException($"--gemm-cpu: unknown experiment '{name}' (inplace, gelu, gelu-ab)");
         }
     }
 

@@ -130,6 +130,9 @@ public class GemmMlas
         }
     }
 
+    /// <summary>The y that <see cref="RunOurs"/> wrote for <paramref name="rows"/> rows of <paramref name="n"/> columns.</summary>
+    public Span<float> OursOutput(int rows, int n) => yOurs.AsSpan(0, rows * n);
+
     /// <summary>ONNX Runtime's MatMul on shape K×N.</summary>
     public void RunMlas(int k, int n, int rows, int threads) => mlas[(k, n, threads)].Run(rows);
 

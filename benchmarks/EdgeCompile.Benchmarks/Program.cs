@@ -36,7 +36,7 @@ public static class Program
         if (ModelCatalog.Available.Any()) types.Add(typeof(Inference));
         if (QuantizedInference.Models.Any()) types.Add(typeof(QuantizedInference));
         if (PrunedInference.Models.Any()) types.Add(typeof(PrunedInference));
-        types.AddRange(new[] { typeof(Gemm), typeof(GemmMlas), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly), typeof(AttentionKernel) });
+        types.AddRange(new[] { typeof(Gemm), typeof(GemmMlas), typeof(GemmSparse), typeof(GemmInt8), typeof(GemmWeightOnly), typeof(AttentionKernel), typeof(GeluKernel) });
         var summaries = BenchmarkSwitcher.FromTypes(types.ToArray()).Run(args);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }
