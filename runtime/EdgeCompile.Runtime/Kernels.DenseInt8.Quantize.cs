@@ -73,29 +73,23 @@ public static unsafe partial class Kernels
         {
             var mask = Vector512.Create(int.MaxValue);
             Vector512<int> acc = Vector512<int>.Zero;
-            for (; i <= k - Vector512<int>.Count; i += Vector512<int>.Count) acc = Vector512.Max(acc, Vector512.Load((int*)x + i) & mask);
-            if (i < k) acc = Vector512.Max(acc, Vector512.Load((int*)x + k - Vector512<int>.Count) & mask);
+            for (; i < k; i += Vector512<int>.Count) acc = Vector512.Max(acc, Vector512.Load((int*)x + Math.Min(i, k - Vector512<int>.Count)) & mask);
             Vector256<int> half = Vector256.Max(acc.GetLower(), acc.GetUpper());
             best = HorizontalMax(Vector128.Max(half.GetLower(), half.GetUpper()));
-            i = k;
         }
         else if (Vector256.IsHardwareAccelerated && k >= Vector256<int>.Count)
         {
             var mask = Vector256.Create(int.MaxValue);
             Vector256<int> acc = Vector256<int>.Zero;
-            for (; i <= k - Vector256<int>.Count; i += Vector256<int>.Count) acc = Vector256.Max(acc, Vector256.Load((int*)x + i) & mask);
-            if (i < k) acc = Vector256.Max(acc, Vector256.Load((int*)x + k - Vector256<int>.Count) & mask);
+            for (; i < k; i += Vector256<int>.Count) acc = Vector256.Max(acc, Vector256.Load((int*)x + Math.Min(i, k - Vector256<int>.Count)) & mask);
             best = HorizontalMax(Vector128.Max(acc.GetLower(), acc.GetUpper()));
-            i = k;
         }
         else if (Vector128.IsHardwareAccelerated && k >= Vector128<int>.Count)
         {
             var mask = Vector128.Create(int.MaxValue);
             Vector128<int> acc = Vector128<int>.Zero;
-            for (; i <= k - Vector128<int>.Count; i += Vector128<int>.Count) acc = Vector128.Max(acc, Vector128.Load((int*)x + i) & mask);
-            if (i < k) acc = Vector128.Max(acc, Vector128.Load((int*)x + k - Vector128<int>.Count) & mask);
+            for (; i < k; i += Vector128<int>.Count) acc = Vector128.Max(acc, Vector128.Load((int*)x + Math.Min(i, k - Vector128<int>.Count)) & mask);
             best = HorizontalMax(acc);
-            i = k;
         }
         for (; i < k; i++) best = Math.Max(best, ((int*)x)[i] & int.MaxValue);
         return BitConverter.Int32BitsToSingle(best);
@@ -113,13 +107,9 @@ public static unsafe partial class Kernels
     {
         if (k < Vector512<float>.Count) return 0;
         var vinv = Vector512.Create(inv);
-        for (int i = 0; ; i += Vector512<float>.Count)
+        for (int step = 0; step < k; step += Vector512<float>.Count)
         {
-            if (i > k - Vector512<float>.Count)
-            {
-                if (i == k) return k;
-                i = k - Vector512<float>.Count;
-            }
+            int i = Math.Min(step, k - Vector512<float>.Count);
             Vector512<float> v = Vector512.ClampNative(Vector512.Load(x + i) * vinv, Vector512.Create(-127f), Vector512.Create(127f));
             Vector512<int> q = Avx512F.ConvertToVector512Int32(v);
             switch (format)
@@ -129,8 +119,8 @@ public static unsafe partial class Kernels
                 // q + 128 in [1, 255], narrowed by truncation.
                 default: Avx512F.ConvertToVector128Byte(q + Vector512.Create(128)).Store(dst + i); break;
             }
-            if (i == k - Vector512<float>.Count) return k;
         }
+        return k;
     }
 
     /// <summary>
@@ -142,13 +132,9 @@ public static unsafe partial class Kernels
         if (k < 32) return 0;
         var vinv = Vector256.Create(inv);
         var order = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
-        for (int i = 0; ; i += 32)
+        for (int step = 0; step < k; step += 32)
         {
-            if (i > k - 32)
-            {
-                if (i == k) return k;
-                i = k - 32;
-            }
+            int i = Math.Min(step, k - 32);
             Vector256<short> q01 = Avx2.PackSignedSaturate(Convert(x + i, vinv), Convert(x + i + 8, vinv));
             Vector256<short> q23 = Avx2.PackSignedSaturate(Convert(x + i + 16, vinv), Convert(x + i + 24, vinv));
             if (format == Int8ActivationFormat.Int16)
@@ -164,8 +150,8 @@ public static unsafe partial class Kernels
                 if (format == Int8ActivationFormat.SByte) q.Store((sbyte*)dst + i);
                 else (q.AsByte() + Vector256.Create((byte)128)).Store(dst + i);
             }
-            if (i == k - 32) return k;
         }
+        return k;
 
         static Vector256<int> Convert(float* x, Vector256<float> inv) =>
             Avx.ConvertToVector256Int32(Vector256.ClampNative(Vector256.Load(x) * inv, Vector256.Create(-127f), Vector256.Create(127f)));
